@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Sluice: a multi-tenant data-ingestion platform.
+///
+/// Data flows one way through the targets:
+/// HTTP transport (`SluiceHTTP`) → API routes (`SluiceAPI`) → domain (`SluiceCore`)
+/// → store (`SluiceStore`), with `SluiceMetrics` observing every step and
+/// `SluiceServer` composing the running service for the `sluice` executable.
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, imported through pkg-config with a small shim header each.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Transport and infrastructure: no knowledge of tenants or ingestion.
+        .target(name: "SluiceCompression", dependencies: ["CZlib"]),
+        .target(name: "SluiceHTTP", dependencies: [
+            "CMicroHTTPD", "SluiceCompression",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SluiceStore", dependencies: [
+            "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SluiceMetrics", dependencies: ["SluiceCompression"]),
+
+        // Domain: platform schema, health, and (later) tenants and ingestion. Never imports HTTP.
+        .target(name: "SluiceCore", dependencies: [
+            "SluiceStore", "SluiceMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The one layer that maps HTTP routes onto domain services.
+        .target(name: "SluiceAPI", dependencies: [
+            "SluiceHTTP", "SluiceCore", "SluiceMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Composition root: configuration, embedded PostgreSQL, lifecycle, signals.
+        .target(name: "SluiceServer", dependencies: [
+            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "sluice", dependencies: [
+            "SluiceServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceCompression"]),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

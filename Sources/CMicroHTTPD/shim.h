@@ -1,0 +1,62 @@
+#ifndef CMICROHTTPD_SHIM_H
+#define CMICROHTTPD_SHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+/// Options for `CMicroHTTPD_start_daemon`, so Swift passes one struct instead of a variadic list.
+typedef struct CMicroHTTPD_Options {
+    const struct sockaddr *bind_address;
+    unsigned int connection_limit;
+    unsigned int per_ip_connection_limit;
+    unsigned int connection_timeout_seconds;
+    unsigned int thread_pool_size;
+    size_t connection_memory_limit;
+    unsigned int listen_backlog;
+} CMicroHTTPD_Options;
+
+/// `MHD_start_daemon` is variadic and therefore unavailable in Swift: this wrapper passes the
+/// options as an `MHD_OPTION_ARRAY`, including the callbacks and their context pointer.
+static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
+    unsigned int flags, uint16_t port, const CMicroHTTPD_Options *options,
+    MHD_AcceptPolicyCallback accept_policy, MHD_AccessHandlerCallback handler,
+    MHD_RequestCompletedCallback completed, MHD_NotifyConnectionCallback notify, void *context)
+{
+    struct MHD_OptionItem items[] = {
+        { MHD_OPTION_SOCK_ADDR, 0, (void *) options->bind_address },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) options->connection_limit, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t) options->per_ip_connection_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) options->connection_timeout_seconds, NULL },
+        { MHD_OPTION_THREAD_POOL_SIZE, (intptr_t) options->thread_pool_size, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t) options->connection_memory_limit, NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t) options->listen_backlog, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) completed, context },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) notify, context },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    return MHD_start_daemon(flags, port, accept_policy, context, handler, context,
+                            MHD_OPTION_ARRAY, items, MHD_OPTION_END);
+}
+
+/// `MHD_get_daemon_info` is variadic: the port the daemon actually bound (useful with port 0).
+static inline uint16_t CMicroHTTPD_bound_port(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info == NULL ? 0 : info->port;
+}
+
+/// `MHD_get_connection_info` is variadic: the peer address of a connection.
+static inline const struct sockaddr *CMicroHTTPD_client_address(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info == NULL ? NULL : info->client_addr;
+}
+
+#endif
