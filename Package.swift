@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-benchmarks", targets: ["SluiceBenchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,6 +58,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // Speed and memory benchmarks: each prints ratios against a baseline measured in the same run.
+        .executableTarget(name: "SluiceBenchmarks", dependencies: [
+            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceMetrics", "SluiceStore", "SluiceTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/SluiceBenchmarks"),
 
         // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.
         .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceCompression"]),

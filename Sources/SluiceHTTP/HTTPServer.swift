@@ -1,0 +1,249 @@
+import CMicroHTTPD
+import Dispatch
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HTTP/1.1 server over libmicrohttpd: a route table, streamed request bodies, gzip, connection
+/// limits and graceful shutdown.
+///
+/// Worker threads belong to libmicrohttpd (epoll, a pool of `threadCount`). Streaming handlers run as
+/// Swift tasks; while one works, its connection is suspended, so a worker thread never blocks on it.
+public final class HTTPServer: Sendable {
+    private let core: ServerCore
+    private let daemon = Mutex<DaemonHandle?>(nil)
+
+    /// - Parameter onRequestCompleted: called once per finished request, on a worker thread; keep it cheap.
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger,
+                onRequestCompleted: @escaping @Sendable (HTTPRequestLog) -> Void = { _ in }) {
+        core = ServerCore(configuration: configuration, router: router, logger: logger,
+                          onRequestCompleted: onRequestCompleted)
+    }
+
+    /// Binds the listening socket and starts the worker threads.
+    public func start() throws {
+        let configuration = core.configuration
+        let context = Unmanaged.passRetained(core).toOpaque()
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        if configuration.address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        let threads = max(1, configuration.threadCount)
+        let started: OpaquePointer? = try configuration.address.withSocketAddress { address in
+            var options = CMicroHTTPD_Options(
+                bind_address: address,
+                // libmicrohttpd splits its limit across pool threads; the exact limit is enforced by `acceptPolicy`.
+                connection_limit: UInt32(clamping: configuration.connectionLimit * threads + threads),
+                per_ip_connection_limit: UInt32(clamping: configuration.perIPConnectionLimit),
+                connection_timeout_seconds: UInt32(clamping: configuration.idleTimeoutSeconds),
+                thread_pool_size: threads > 1 ? UInt32(threads) : 0,
+                connection_memory_limit: configuration.maximumHeaderBytes,
+                listen_backlog: 511)
+            return CMicroHTTPD_start_daemon(flags, configuration.address.port, &options, acceptPolicy,
+                                            accessHandler, requestCompleted, connectionNotification, context)
+        }
+        guard let started else {
+            Unmanaged<ServerCore>.fromOpaque(context).release()
+            throw HTTPServerError(code: "listen_failed",
+                                  message: "cannot listen on \(configuration.address): \(String(cString: strerror(errno)))")
+        }
+        daemon.withLock { $0 = DaemonHandle(pointer: started, context: context) }
+        core.logger.info("HTTP server listening", metadata: ["address": "\(configuration.address.host):\(port)"])
+    }
+
+    /// The bound port (useful when configured with port 0).
+    public var port: UInt16 {
+        daemon.withLock { $0.map { CMicroHTTPD_bound_port($0.pointer) } } ?? core.configuration.address.port
+    }
+
+    /// Requests received and not yet finished.
+    public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
+    /// Open client connections.
+    public var openConnections: Int { core.connections.load(ordering: .relaxed) }
+    /// Connections refused because the connection limit was reached.
+    public var refusedConnections: Int { core.refused.load(ordering: .relaxed) }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to the grace period), then
+    /// closes every connection and stops the worker threads.
+    public func shutdown() async {
+        guard let handle = daemon.withLock({ state -> DaemonHandle? in
+            defer { state = nil }
+            return state
+        }) else { return }
+        core.shuttingDown.store(true, ordering: .relaxed)
+        let listener = MHD_quiesce_daemon(handle.pointer)
+        if listener >= 0 { close(listener) }
+        let deadline = ContinuousClock.now + .milliseconds(Int(core.configuration.shutdownGraceSeconds * 1000))
+        while core.inFlight.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        core.abortInFlight()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // MHD_stop_daemon joins the worker threads: keep that off the cooperative pool.
+            DispatchQueue.global().async {
+                MHD_stop_daemon(handle.pointer)
+                Unmanaged<ServerCore>.fromOpaque(handle.context).release()
+                continuation.resume()
+            }
+        }
+        core.logger.info("HTTP server stopped")
+    }
+}
+
+/// The daemon and the retained context pointer its callbacks receive (released once, after stopping).
+private struct DaemonHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let context: UnsafeMutableRawPointer
+}
+
+/// State shared by the libmicrohttpd callbacks of one server.
+final class ServerCore: Sendable {
+    let configuration: HTTPServerConfiguration
+    let router: Router
+    let logger: Logger
+    let onRequestCompleted: @Sendable (HTTPRequestLog) -> Void
+    let connections = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
+    let refused = Atomic<Int>(0)
+    let shuttingDown = Atomic<Bool>(false)
+    private let exchanges = Mutex<[ObjectIdentifier: Exchange]>([:])
+
+    init(configuration: HTTPServerConfiguration, router: Router, logger: Logger,
+         onRequestCompleted: @escaping @Sendable (HTTPRequestLog) -> Void) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.onRequestCompleted = onRequestCompleted
+    }
+
+    func began(_ exchange: Exchange) {
+        inFlight.add(1, ordering: .relaxed)
+        exchanges.withLock { $0[ObjectIdentifier(exchange)] = exchange }
+    }
+
+    func ended(_ exchange: Exchange) {
+        exchanges.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(exchange)) }
+        inFlight.subtract(1, ordering: .relaxed)
+    }
+
+    func abortInFlight() {
+        for exchange in exchanges.withLock({ Array($0.values) }) { exchange.abortForShutdown() }
+    }
+
+    /// Builds the exchange for a new request and decides how it will be answered: with an immediate
+    /// response, or (for streaming routes) by the handler task it starts.
+    func begin(connection: OpaquePointer, url: String, method: String) -> (Exchange, immediate: HTTPResponse?) {
+        let method = HTTPMethod(rawValue: method)
+        let headers = connectionValues(connection, kind: .HEADER_KIND)
+        let remote = ipAddressString(CMicroHTTPD_client_address(connection))
+        let handle = ConnectionHandle(pointer: connection)
+        switch router.match(method: method, path: url) {
+        case .notFound:
+            let exchange = Exchange(connection: handle, method: method, routeTemplate: "unmatched", headers: headers,
+                                    remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
+            return (exchange, HTTPError(status: 404, code: "route_not_found", message: "no route for \(method) \(url)").response)
+        case .methodNotAllowed(let allowed):
+            let exchange = Exchange(connection: handle, method: method, routeTemplate: "unmatched", headers: headers,
+                                    remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
+            return (exchange, HTTPError(
+                status: 405, code: "method_not_allowed", message: "\(method) is not allowed on \(url)",
+                headers: ["Allow": allowed.map(\.rawValue).joined(separator: ", ")]).response)
+        case .found(let route, let parameters):
+            let request = HTTPRequest(method: method, path: url, routeTemplate: route.template,
+                                      pathParameters: parameters,
+                                      query: QueryParameters(connectionValues(connection, kind: .GET_ARGUMENT_KIND)
+                                          .map { (name: $0.name, value: $0.value) }),
+                                      headers: headers, remoteAddress: remote)
+            switch route.handler {
+            case .immediate(let handler):
+                let exchange = Exchange(connection: handle, method: method, routeTemplate: route.template,
+                                        headers: headers, remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
+                return (exchange, handler(request))
+            case .streaming(let handler):
+                let exchange = Exchange(connection: handle, method: method, routeTemplate: route.template,
+                                        headers: headers, remoteAddress: remote, streamsBody: true,
+                                        bodyBufferBytes: configuration.bodyBufferBytes)
+                let body = exchange.requestBody
+                let logger = logger
+                exchange.start {
+                    do {
+                        return try await handler(request, body)
+                    } catch let error as HTTPError {
+                        return error.response
+                    } catch let error as HTTPBodyError {
+                        return HTTPError(status: 400, code: "body_incomplete", message: error.description).response
+                    } catch {
+                        logger.error("handler failed", metadata: ["route": "\(route.template)", "error": "\(error)"])
+                        return HTTPError(status: 500, code: "internal_error", message: "internal server error").response
+                    }
+                }
+                return (exchange, nil)
+            }
+        }
+    }
+}
+
+/// Reads all values of one kind (headers or query arguments) from a connection.
+private func connectionValues(_ connection: OpaquePointer, kind: MHD_ValueKind) -> HTTPHeaders {
+    var values = HTTPHeaders()
+    withUnsafeMutablePointer(to: &values) { pointer in
+        _ = MHD_get_connection_values(connection, kind, { context, _, key, value in
+            guard let context, let key else { return .YES }
+            context.assumingMemoryBound(to: HTTPHeaders.self).pointee
+                .add(String(cString: key), value.map { String(cString: $0) } ?? "")
+            return .YES
+        }, pointer)
+    }
+    return values
+}
+
+// MARK: - libmicrohttpd callbacks (plain functions: C function pointers cannot capture context)
+
+private func core(_ context: UnsafeMutableRawPointer?) -> ServerCore {
+    Unmanaged<ServerCore>.fromOpaque(context!).takeUnretainedValue()
+}
+
+private let acceptPolicy: MHD_AcceptPolicyCallback = { context, _, _ in
+    let server = core(context)
+    if server.shuttingDown.load(ordering: .relaxed)
+        || server.connections.load(ordering: .relaxed) >= server.configuration.connectionLimit {
+        server.refused.add(1, ordering: .relaxed)
+        return .NO
+    }
+    return .YES
+}
+
+private let connectionNotification: MHD_NotifyConnectionCallback = { context, _, _, code in
+    let server = core(context)
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED: server.connections.add(1, ordering: .relaxed)
+    case .CONNECTION_NOTIFY_CLOSED: server.connections.subtract(1, ordering: .relaxed)
+    @unknown default: break
+    }
+}
+
+private let accessHandler: MHD_AccessHandlerCallback = { context, connection, url, method, _, uploadData, uploadDataSize, requestContext in
+    guard let connection, let requestContext, let uploadDataSize else { return .NO }
+    let server = core(context)
+    if let existing = requestContext.pointee {
+        return Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
+            .process(uploadData: uploadData, uploadDataSize: uploadDataSize)
+    }
+    let (exchange, immediate) = server.begin(connection: connection, url: url.map { String(cString: $0) } ?? "/",
+                                             method: method.map { String(cString: $0) } ?? "GET")
+    requestContext.pointee = Unmanaged.passRetained(exchange).toOpaque()
+    server.began(exchange)
+    guard var response = immediate else { return .YES }
+    if server.shuttingDown.load(ordering: .relaxed) { response.headers.replace("Connection", "close") }
+    return exchange.respondOnFirstCall(response)
+}
+
+private let requestCompleted: MHD_RequestCompletedCallback = { context, _, requestContext, termination in
+    guard let requestContext, let pointer = requestContext.pointee else { return }
+    requestContext.pointee = nil
+    let server = core(context)
+    let exchange = Unmanaged<Exchange>.fromOpaque(pointer).takeRetainedValue()
+    let log = exchange.requestCompleted(termination)
+    server.ended(exchange)
+    server.onRequestCompleted(log)
+}

@@ -1,0 +1,40 @@
+import Foundation
+import SluiceHTTP
+
+/// Everything `sluice serve` needs, with defaults; built from flags, environment and the config directory.
+public struct SluiceConfiguration: Sendable {
+    /// HTTP front door.
+    public var http = HTTPServerConfiguration()
+    /// The core data store.
+    public var store = Store()
+    /// Metrics exposition.
+    public var metrics = Metrics()
+    /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
+    public var dataDirectory = ".sluice"
+    /// Directory of configuration files (tenant definitions), if any.
+    public var configDirectory: String?
+
+    public struct Store: Sendable {
+        /// A PostgreSQL URL or conninfo; `nil` starts an embedded cluster under the data directory.
+        public var databaseURL: String?
+        public var maximumConnections = 10
+        public init() {}
+    }
+
+    public struct Metrics: Sendable {
+        /// Scrapes within this window share one rendered (and gzip'd) snapshot.
+        public var snapshotMaximumAgeSeconds = 1.0
+        public init() {}
+    }
+
+    public init() {}
+}
+
+/// Build identity, exported as `sluice_build_info`.
+public enum SluiceBuild {
+    public static let version = "0.1.0"
+    /// The source revision, stamped by `scripts/` through `SLUICE_REVISION`; `unknown` otherwise.
+    public static var revision: String {
+        ProcessInfo.processInfo.environment["SLUICE_REVISION"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import SluiceAPI
+import SluiceCore
+import SluiceHTTP
+import SluiceMetrics
+import SluiceStore
+import Synchronization
+
+/// The running Sluice service: store (embedded or external), migrations, metrics, background
+/// components and the HTTP front door, started in that order and stopped in reverse.
+public final class SluiceService: Sendable {
+    private let configuration: SluiceConfiguration
+    private let logger: Logger
+    private let http = Mutex<HTTPServer?>(nil)
+
+    public init(configuration: SluiceConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The HTTP server's bound port, once started.
+    public var port: UInt16? { http.withLock { $0?.port } }
+
+    /// Runs until `shutdown` fires (e.g. SIGTERM), then stops gracefully: stop accepting, finish
+    /// in-flight requests, stop background work, close the store, stop the embedded cluster.
+    public func run(until shutdown: ShutdownSignal) async throws {
+        let embedded = try await startEmbeddedStoreIfNeeded()
+        do {
+            try await serve(connectionString: embedded?.connectionString ?? configuration.store.databaseURL ?? "",
+                            until: shutdown)
+        } catch {
+            try? await embedded?.cluster.stop()
+            throw error
+        }
+        if let embedded {
+            try await embedded.cluster.stop()
+            logger.info("embedded PostgreSQL stopped")
+        }
+    }
+
+    private func startEmbeddedStoreIfNeeded() async throws -> (cluster: EmbeddedPostgres, connectionString: String)? {
+        guard configuration.store.databaseURL == nil else { return nil }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let cluster = EmbeddedPostgres(configuration: .init(
+            dataDirectory: URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path,
+            logger: logger))
+        logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(cluster.clusterDirectory)"])
+        return (cluster, try await cluster.start())
+    }
+
+    private func serve(connectionString: String, until shutdown: ShutdownSignal) async throws {
+        let registry = MetricsRegistry(configuration: .init(
+            snapshotMaximumAge: .milliseconds(Int(configuration.metrics.snapshotMaximumAgeSeconds * 1000))))
+        ProcessMetrics.register(in: registry)
+        BuildInfo.register(in: registry, version: SluiceBuild.version, revision: SluiceBuild.revision)
+
+        let storeMetrics = StoreMetrics(registry: registry)
+        let pool = PostgresConnectionPool(connectionString: connectionString, configuration: .init(
+            maximumConnections: configuration.store.maximumConnections,
+            logger: logger, onQueryError: { storeMetrics.record($0) }))
+        storeMetrics.observe(pool, in: registry)
+
+        let applied = try await PlatformSchema.migrator.migrate(using: pool)
+        logger.info("platform schema ready", metadata: ["applied": "\(applied)"])
+
+        let components = ComponentRegistry()
+        let heartbeat = InstanceHeartbeat(pool: pool, version: SluiceBuild.version, logger: logger)
+        let background = Task { await heartbeat.run(components: components) }
+
+        let httpMetrics = HTTPMetrics(registry: registry) { [weak self] in self?.http.withLock { $0 } }
+        let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
+        let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes)
+        let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
+                                onRequestCompleted: { httpMetrics.record($0) })
+        do {
+            try server.start()
+        } catch {
+            background.cancel()
+            await background.value
+            await pool.close()
+            throw error
+        }
+        http.withLock { $0 = server }
+        logger.info("sluice is serving", metadata: ["address": "\(configuration.http.address.host):\(server.port)"])
+
+        await shutdown.wait()
+        logger.info("shutting down")
+        await server.shutdown()
+        background.cancel()
+        await background.value
+        await pool.close()
+    }
+}

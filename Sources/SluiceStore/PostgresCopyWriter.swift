@@ -1,0 +1,61 @@
+import CLibPQ
+
+/// Streams data into a running `COPY ... FROM STDIN`; handed to the body of
+/// ``PostgresConnection/copyIn(_:_:)``.
+///
+/// Bytes are buffered and sent in 64 KB chunks. Only valid during the body that received it.
+public final class PostgresCopyWriter {
+    /// Bytes buffered before a chunk is sent with `PQputCopyData`.
+    public static let chunkSize = 64 * 1024
+
+    private let handle: OpaquePointer
+    private var buffer: [UInt8] = []
+
+    init(handle: OpaquePointer) {
+        self.handle = handle
+        buffer.reserveCapacity(Self.chunkSize + 4096)
+    }
+
+    /// Appends raw COPY data (in the format the COPY statement declared).
+    public func write(_ bytes: some Collection<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    /// Appends one row in COPY text format: tab-separated, `\N` for nil, with backslash, tab,
+    /// newline and carriage return escaped.
+    public func writeRow(_ fields: [String?]) throws {
+        for (position, field) in fields.enumerated() {
+            if position > 0 { buffer.append(UInt8(ascii: "\t")) }
+            guard let field else {
+                buffer.append(UInt8(ascii: "\\"))
+                buffer.append(UInt8(ascii: "N"))
+                continue
+            }
+            for byte in field.utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+                default: buffer.append(byte)
+                }
+            }
+        }
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    /// Sends everything buffered so far.
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let status = buffer.withUnsafeBytes { raw in
+            PQputCopyData(handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(raw.count))
+        }
+        guard status == 1 else {
+            throw PostgresError(
+                code: .copyFailed, message: "PQputCopyData failed: \(PostgresConnection.trimmed(PQerrorMessage(handle)))")
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

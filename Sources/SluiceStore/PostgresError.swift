@@ -1,0 +1,82 @@
+/// An error raised by SluiceStore: a failed connection, query, COPY, pool operation or embedded cluster step.
+///
+/// `code` is Sluice's own machine-readable classification; `sqlState` and the message fields come from
+/// the server (`PQresultErrorField`) when it reported the failure.
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    /// Sluice's machine-readable classification of an error.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The stable string form, e.g. `query_failed`.
+        public let rawValue: String
+
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+
+        public var description: String { rawValue }
+
+        /// Opening or re-opening a connection failed.
+        public static let connectionFailed = Code("connection_failed")
+        /// A query or command failed.
+        public static let queryFailed = Code("query_failed")
+        /// A `COPY ... FROM STDIN` failed or was aborted.
+        public static let copyFailed = Code("copy_failed")
+        /// The pool was closed before or while waiting for a connection.
+        public static let poolClosed = Code("pool_closed")
+        /// No connection became available within the pool's acquire timeout.
+        public static let poolTimeout = Code("pool_timeout")
+        /// A column value could not be decoded as the requested type, or the column does not exist.
+        public static let decodeFailed = Code("decode_failed")
+        /// A migration could not be applied.
+        public static let migrationFailed = Code("migration_failed")
+        /// The PostgreSQL server binaries (`initdb`, `pg_ctl`) are not installed.
+        public static let serverNotInstalled = Code("server_not_installed")
+        /// Initialising, starting or stopping an embedded cluster failed.
+        public static let clusterFailed = Code("cluster_failed")
+    }
+
+    /// Sluice's classification of the failure.
+    public var code: Code
+    /// The five-character SQLSTATE reported by the server, if any.
+    public var sqlState: String?
+    /// The primary human-readable message.
+    public var message: String
+    /// The server's optional DETAIL line.
+    public var detail: String?
+    /// The server's optional HINT line.
+    public var hint: String?
+    /// The SQL statement (or command line) that failed, if any.
+    public var sql: String?
+    /// Additional context, e.g. the captured output of a subprocess.
+    public var context: String?
+
+    public init(
+        code: Code, message: String, sqlState: String? = nil, detail: String? = nil,
+        hint: String? = nil, sql: String? = nil, context: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.sqlState = sqlState
+        self.detail = detail
+        self.hint = hint
+        self.sql = sql
+        self.context = context
+    }
+
+    /// The SQLSTATE class (its first two characters), e.g. `23` for integrity constraint violations.
+    public var sqlStateClass: String? { sqlState.map { String($0.prefix(2)) } }
+
+    /// Whether the server reported a unique violation (`23505`).
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+
+    /// Whether the server reported a foreign key violation (`23503`).
+    public var isForeignKeyViolation: Bool { sqlState == "23503" }
+
+    public var description: String {
+        var text = "PostgresError(\(code)"
+        if let sqlState { text += ", sqlState: \(sqlState)" }
+        text += "): \(message)"
+        if let detail { text += " DETAIL: \(detail)" }
+        if let hint { text += " HINT: \(hint)" }
+        if let sql { text += " SQL: \(sql)" }
+        if let context { text += " CONTEXT: \(context)" }
+        return text
+    }
+}

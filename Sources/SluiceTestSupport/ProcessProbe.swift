@@ -1,0 +1,13 @@
+import Foundation
+
+/// Reads the current process's resource usage from /proc, for memory-bound tests.
+public enum ProcessProbe {
+    /// Resident set size in bytes.
+    public static func residentBytes(pid: Int32? = nil) -> Int {
+        let path = pid.map { "/proc/\($0)/statm" } ?? "/proc/self/statm"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import SluiceStore
+import Synchronization
+
+/// One private PostgreSQL cluster per test process, started lazily on first use, shared by all tests and
+/// stopped (and its directory removed) when the process exits.
+///
+/// Tests isolate themselves with ``makeDatabase()``: a fresh, uniquely named database per call.
+public enum TestPostgres {
+    private final class Shared: Sendable {
+        let cluster: EmbeddedPostgres
+        let admin: PostgresConnectionPool
+
+        init(cluster: EmbeddedPostgres, admin: PostgresConnectionPool) {
+            self.cluster = cluster
+            self.admin = admin
+        }
+    }
+
+    /// The cluster to stop at exit, once one was started.
+    private static let running = Mutex<EmbeddedPostgres?>(nil)
+
+    /// Started exactly once (Swift initialises static lets thread-safely).
+    private static let shared = Task<Shared, any Error> {
+        let directory = try makeTemporaryDirectory(prefix: "sluice-test-pg")
+        let cluster = EmbeddedPostgres(
+            configuration: .init(dataDirectory: directory, sharedBuffers: "32MB"))
+        running.withLock { $0 = cluster }
+        atexit { TestPostgres.stopAtExit() }
+        try await cluster.start()
+        let admin = PostgresConnectionPool(
+            connectionString: cluster.connectionString(database: "postgres"),
+            configuration: .init(maximumConnections: 2))
+        return Shared(cluster: cluster, admin: admin)
+    }
+
+    /// The shared cluster, started if it is not yet.
+    public static func cluster() async throws -> EmbeddedPostgres {
+        try await shared.value.cluster
+    }
+
+    /// Creates a fresh, uniquely named database in the shared cluster and returns its conninfo.
+    public static func makeDatabase() async throws -> String {
+        let shared = try await shared.value
+        let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await shared.admin.execute("CREATE DATABASE \(PostgresIdentifier.quote(name))")
+        return shared.cluster.connectionString(database: name)
+    }
+
+    /// Creates a pool on a fresh database (see ``makeDatabase()``).
+    public static func makePool(
+        configuration: PostgresConnectionPool.Configuration = .init()
+    ) async throws -> PostgresConnectionPool {
+        PostgresConnectionPool(connectionString: try await makeDatabase(), configuration: configuration)
+    }
+
+    /// Creates a new, short-pathed, world-traversable temporary directory under `/tmp`.
+    public static func makeTemporaryDirectory(prefix: String = "sluice-test") throws -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let path = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        let directory = String(cString: path)
+        chmod(directory, 0o755)
+        return directory
+    }
+
+    /// Runs `body` with a separate cluster in its own temporary directory, then stops the cluster and
+    /// removes the directory, whether or not `body` throws.
+    public static func withTemporaryCluster<T>(
+        _ body: (EmbeddedPostgres) async throws -> T
+    ) async throws -> T {
+        let directory = try makeTemporaryDirectory(prefix: "sluice-pg")
+        let cluster = EmbeddedPostgres(configuration: .init(dataDirectory: directory, sharedBuffers: "32MB"))
+        do {
+            let value = try await body(cluster)
+            try await cluster.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+            return value
+        } catch {
+            try? await cluster.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    private static func stopAtExit() {
+        guard let cluster = running.withLock({ $0 }) else { return }
+        try? cluster.stop()
+        try? FileManager.default.removeItem(atPath: cluster.configuration.dataDirectory)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import SluiceHTTP
+import SluiceServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Sluice service.",
+        discussion: """
+            Without --database-url (or SLUICE_DATABASE_URL) Sluice starts a private PostgreSQL cluster under \
+            the data directory, listening on a Unix socket only, and stops it on exit. SIGINT/SIGTERM shut down \
+            gracefully: no new connections, in-flight requests finish, then the store closes.
+            """)
+
+    @Option(help: "Address to listen on, HOST:PORT (env SLUICE_LISTEN).")
+    var listen: String = environment("SLUICE_LISTEN") ?? "127.0.0.1:8080"
+
+    @Option(help: "PostgreSQL URL or conninfo; omit to run an embedded cluster (env SLUICE_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Directory for Sluice's state: embedded PostgreSQL, staging (env SLUICE_DATA_DIR).")
+    var dataDir: String = environment("SLUICE_DATA_DIR") ?? ".sluice"
+
+    @Option(help: "Directory of configuration files such as tenant definitions (env SLUICE_CONFIG).")
+    var config: String?
+
+    @Option(help: "HTTP worker threads (default: number of cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Maximum open HTTP connections.")
+    var maxConnections: Int = 1024
+
+    @Option(help: "Maximum open HTTP connections per client IP (0 = unlimited).")
+    var maxConnectionsPerIP: Int = 0
+
+    @Option(help: "Seconds before an idle HTTP connection is closed.")
+    var idleTimeout: Int = 60
+
+    @Option(help: "Seconds scrapes share one rendered /metrics snapshot (0 = render every scrape).")
+    var metricsMaxAge: Double = 1
+
+    @Option(help: "Maximum store (PostgreSQL) connections.")
+    var storeConnections: Int = 10
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        _ = try parsedAddress()
+        if let config = configDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: config, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--config \(config) is not a directory")
+            }
+        }
+        guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0 else {
+            throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive")
+        }
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        FileDescriptorLimit.raiseToMaximum()
+        var configuration = SluiceConfiguration()
+        configuration.http.address = try parsedAddress()
+        configuration.http.threadCount = threads
+        configuration.http.connectionLimit = maxConnections
+        configuration.http.perIPConnectionLimit = maxConnectionsPerIP
+        configuration.http.idleTimeoutSeconds = idleTimeout
+        configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
+        configuration.store.maximumConnections = storeConnections
+        configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
+        configuration.dataDirectory = dataDir
+        configuration.configDirectory = configDirectory
+        let service = SluiceService(configuration: configuration, logger: logger)
+        do {
+            try await service.run(until: .onTerminationSignals())
+        } catch {
+            logger.critical("sluice failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+
+    private var configDirectory: String? { config ?? environment("SLUICE_CONFIG") }
+
+    private func parsedAddress() throws -> ListenAddress {
+        do {
+            return try ListenAddress(parsing: listen)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}

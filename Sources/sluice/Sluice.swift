@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Sluice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "Sluice: a multi-tenant data-ingestion platform on PostgreSQL.",
+        subcommands: [Serve.self, Version.self])
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import SluiceCompression
+import SluiceHTTP
+import SluiceTestSupport
+import Testing
+
+/// A server on an ephemeral loopback port with routes that exercise the transport.
+private func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+                           _ body: (HTTPServer, TestHTTPClient) async throws -> T) async throws -> T {
+    var configuration = HTTPServerConfiguration(address: ListenAddress(host: "127.0.0.1", port: 0))
+    configure(&configuration)
+    let router = Router([
+        Route(.get, "/hello", .immediate { _ in .text("hello") }),
+        Route(.get, "/large", .immediate { _ in .text(String(repeating: "sluice metrics line\n", count: 2000)) }),
+        Route(.get, "/items/{id}", .immediate { request in .text("item \(request.pathParameter("id"))") }),
+        Route(.get, "/items/special", .immediate { _ in .text("special") }),
+        Route(.post, "/upload", .streaming { _, body in
+            var total = 0
+            for try await chunk in body { total += chunk.count }
+            return .json(["bytes": total])
+        }),
+        Route(.post, "/limited", .streaming { _, body in
+            var total = 0
+            for try await chunk in body {
+                total += chunk.count
+                if total > 1 << 20 {
+                    throw HTTPError(status: 413, code: "file_too_large", message: "over 1 MiB")
+                }
+            }
+            return .json(["bytes": total])
+        }),
+        Route(.get, "/slow", .streaming { _, _ in
+            try await Task.sleep(for: .milliseconds(500))
+            return .text("done")
+        }),
+    ])
+    let server = HTTPServer(configuration: configuration, router: router, logger: Logger(label: "test"))
+    try server.start()
+    do {
+        let result = try await body(server, TestHTTPClient(port: server.port))
+        await server.shutdown()
+        return result
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+}
+
+@Suite struct HTTPServerTests {
+    @Test func servesImmediateRouteAndPathParameters() async throws {
+        try await withServer { _, client in
+            let hello = try await client.get("/hello")
+            #expect(hello.status == 200)
+            #expect(hello.text == "hello")
+            #expect(try await client.get("/items/42").text == "item 42")
+            #expect(try await client.get("/items/special").text == "special")
+        }
+    }
+
+    @Test func unknownRouteIs404JSON() async throws {
+        try await withServer { _, client in
+            let response = try await client.get("/nope")
+            #expect(response.status == 404)
+            #expect(response.header("Content-Type") == "application/json")
+            #expect(response.errorCode == "route_not_found")
+            let error = try #require(try response.json()["error"] as? [String: Any])
+            #expect((error["message"] as? String)?.isEmpty == false)
+        }
+    }
+
+    @Test func wrongMethodIs405WithAllow() async throws {
+        try await withServer { _, client in
+            let response = try await client.send("DELETE", "/hello")
+            #expect(response.status == 405)
+            #expect(response.header("Allow") == "GET")
+            #expect(response.errorCode == "method_not_allowed")
+        }
+    }
+
+    @Test func gzipWhenAcceptedAndDecodesToSameBody() async throws {
+        try await withServer { _, client in
+            let plain = try await client.get("/large")
+            #expect(plain.header("Content-Encoding") == nil)
+            let zipped = try await client.get("/large", headers: [("Accept-Encoding", "gzip, deflate")])
+            #expect(zipped.header("Content-Encoding") == "gzip")
+            #expect(zipped.body.count < plain.body.count / 4)
+            #expect(try Gzip.decompress(zipped.body, maximumSize: 1 << 20) == plain.body)
+            let refused = try await client.get("/large", headers: [("Accept-Encoding", "gzip;q=0")])
+            #expect(refused.header("Content-Encoding") == nil)
+        }
+    }
+
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
+        try await withServer { _, client in
+            let connection = try await client.connect()
+            defer { connection.close() }
+            let (first, second) = try await onThread {
+                (try connection.roundTrip(client.request("GET", "/hello")),
+                 try connection.roundTrip(client.request("GET", "/items/7")))
+            }
+            #expect(first.status == 200)
+            #expect(first.header("Connection")?.lowercased() != "close")
+            #expect(second.text == "item 7")
+        }
+    }
+
+    @Test func streamsLargeUploadWithBoundedMemory() async throws {
+        try await withServer { _, client in
+            let size = 200 * 1024 * 1024
+            let before = ProcessProbe.residentBytes()
+            let response = try await client.send("POST", "/upload",
+                                                 body: .repeating(pattern: [UInt8](repeating: 0x61, count: 65536), count: size))
+            let growth = ProcessProbe.residentBytes() - before
+            #expect(response.status == 200)
+            #expect(try response.json()["bytes"] as? Int == size)
+            #expect(growth < 50 * 1024 * 1024, "resident memory grew by \(growth) bytes")
+        }
+    }
+
+    @Test func handlerRejectingMidStreamCutsTheUpload() async throws {
+        try await withServer { _, client in
+            let connection = try await client.connect()
+            defer { connection.close() }
+            let size = 512 * 1024 * 1024
+            let outcome: Result<TestHTTPResponse, any Error> = try await onThread {
+                do {
+                    try connection.write(client.request("POST", "/limited", body: .repeating(pattern: [0x62], count: size)))
+                    try connection.write(.repeating(pattern: [UInt8](repeating: 0x62, count: 65536), count: size))
+                    return .failure(TestClientError("the server read the whole 512 MiB body"))
+                } catch {
+                    return Result { try connection.readResponse(method: "POST") }
+                }
+            }
+            let response = try outcome.get()
+            #expect(response.status == 413)
+            #expect(response.errorCode == "file_too_large")
+        }
+    }
+
+    @Test func connectionsOverTheLimitAreRefusedNotHung() async throws {
+        try await withServer({ $0.connectionLimit = 3 }) { server, client in
+            var open: [TestConnection] = []
+            for _ in 0..<3 {
+                let connection = try await client.connect()
+                _ = try await onThread { try connection.roundTrip(client.request("GET", "/hello")) }
+                open.append(connection)
+            }
+            let extra = try await client.connect()
+            #expect(await Task.detached { extra.isClosedByPeer(timeout: 5) }.value)
+            extra.close()
+            #expect(server.refusedConnections >= 1)
+            let first = open[0]
+            let stillServed = try await onThread { try first.roundTrip(client.request("GET", "/hello")) }
+            #expect(stillServed.status == 200)
+            open.forEach { $0.close() }
+        }
+    }
+
+    @Test func oversizedHeadersAreRefused() async throws {
+        try await withServer({ $0.maximumHeaderBytes = 8 * 1024 }) { _, client in
+            let response = try await client.get("/hello", headers: [("X-Padding", String(repeating: "p", count: 16 * 1024))])
+            #expect([413, 414, 431].contains(response.status))
+        }
+    }
+
+    @Test func shutdownLetsInFlightRequestsFinish() async throws {
+        var configuration = HTTPServerConfiguration(address: ListenAddress(host: "127.0.0.1", port: 0))
+        configuration.shutdownGraceSeconds = 10
+        let server = HTTPServer(configuration: configuration,
+                                router: Router([Route(.get, "/slow", .streaming { _, _ in
+                                    try await Task.sleep(for: .milliseconds(500))
+                                    return .text("done")
+                                })]), logger: Logger(label: "test"))
+        try server.start()
+        let client = TestHTTPClient(port: server.port)
+        let slow = Task { try await client.get("/slow") }
+        while server.inFlightRequests == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        await server.shutdown()
+        let response = try await slow.value
+        #expect(response.status == 200)
+        #expect(response.text == "done")
+        await #expect(throws: (any Error).self) { try await client.get("/slow") }
+    }
+
+    @Test func routerPrefersLiteralSegmentsAndReportsAllowedMethods() {
+        let router = Router([
+            Route(.get, "/a/{x}", .immediate { _ in .text("") }),
+            Route(.post, "/a/{x}", .immediate { _ in .text("") }),
+            Route(.get, "/a/b", .immediate { _ in .text("") }),
+        ])
+        guard case .found(let route, _) = router.match(method: .get, path: "/a/b") else { Issue.record("no match"); return }
+        #expect(route.template == "/a/b")
+        guard case .methodNotAllowed(let allowed) = router.match(method: .put, path: "/a/z") else { Issue.record("expected 405"); return }
+        #expect(Set(allowed.map(\.rawValue)) == ["GET", "POST"])
+        guard case .notFound = router.match(method: .get, path: "/a/b/c") else { Issue.record("expected 404"); return }
+    }
+}

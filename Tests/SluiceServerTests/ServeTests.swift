@@ -1,0 +1,135 @@
+import Foundation
+import SluiceCompression
+import SluiceStore
+import SluiceTestSupport
+import Testing
+
+/// `sluice serve` as a real process on its embedded PostgreSQL, probed over loopback.
+@Suite(.serialized) struct ServeTests {
+    @Test func healthAndReadinessFollowTheEmbeddedStore() async throws {
+        let dataDirectory = try TestPostgres.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let sluice = try SluiceProcess(serve: ["--data-dir", dataDirectory])
+        try await sluice.waitUntilReady()
+
+        let health = try await sluice.client.get("/healthz")
+        #expect(health.status == 200)
+        let ready = try await sluice.client.get("/readyz")
+        #expect(ready.status == 200)
+        #expect(try ready.json()["status"] as? String == "ready")
+
+        // Stop PostgreSQL underneath the running service.
+        let cluster = EmbeddedPostgres(configuration: .init(dataDirectory: dataDirectory))
+        try await cluster.stop()
+        let down = try await sluice.client.get("/readyz")
+        #expect(down.status == 503)
+        #expect(down.errorCode == "not_ready")
+        #expect((try down.json()["failing"] as? [String])?.contains("store") == true)
+        #expect(try await sluice.client.get("/healthz").status == 200)
+
+        _ = try await cluster.start()
+        let deadline = ContinuousClock.now + .seconds(30)
+        var recovered = try await sluice.client.get("/readyz")
+        while recovered.status != 200 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            recovered = try await sluice.client.get("/readyz")
+        }
+        #expect(recovered.status == 200)
+
+        #expect(try await sluice.terminate() == 0)
+        #expect(!cluster.isRunning, "sluice serve stops its embedded cluster on exit")
+        #expect(sluice.log.contains("shutting down"))
+    }
+
+    @Test func metricsPassPromtoolAndNegotiateFormatAndGzip() async throws {
+        let dataDirectory = try TestPostgres.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let sluice = try SluiceProcess(serve: ["--data-dir", dataDirectory, "--metrics-max-age", "30"])
+        try await sluice.waitUntilReady()
+        _ = try await sluice.client.get("/nope")
+
+        let plain = try await sluice.client.get("/metrics")
+        #expect(plain.status == 200)
+        #expect(plain.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+        for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds",
+                     "process_start_time_seconds", "sluice_build_info{", "sluice_http_requests_total{",
+                     "sluice_http_request_duration_seconds_bucket{", "sluice_http_requests_in_flight",
+                     "sluice_store_pool_connections", "sluice_store_pool_connections_in_use", "sluice_store_pool_waiters"] {
+            #expect(plain.text.contains(name), "missing \(name)")
+        }
+        let check = try runPromtool(["check", "metrics"], input: plain.body)
+        #expect(check.status == 0 && check.output.isEmpty, "promtool: \(check.output)")
+
+        let zipped = try await sluice.client.get("/metrics", headers: [("Accept-Encoding", "gzip")])
+        #expect(zipped.header("Content-Encoding") == "gzip")
+        #expect(try Gzip.decompress(zipped.body, maximumSize: 16 << 20) == plain.body)
+
+        let open = try await sluice.client.get("/metrics", headers: [("Accept", "application/openmetrics-text; version=1.0.0")])
+        #expect(open.header("Content-Type")?.hasPrefix("application/openmetrics-text; version=1.0.0") == true)
+        #expect(open.text.hasSuffix("# EOF\n"))
+        #expect(try await sluice.terminate() == 0)
+    }
+
+    @Test func twoInstancesStartingTogetherMigrateOnce() async throws {
+        try await TestPostgres.withTemporaryCluster { cluster in
+            let url = try await cluster.start()
+            try await startTwoInstances(databaseURL: url)
+        }
+    }
+
+    private func startTwoInstances(databaseURL url: String) async throws {
+        let dataDirectory = try TestPostgres.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let first = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/a"])
+        let second = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/b"])
+        try await first.waitUntilReady()
+        try await second.waitUntilReady()
+
+        let connection = try PostgresConnection(connectionString: url)
+        defer { connection.close() }
+        let versions = try connection.query("SELECT version, count(*)::int AS n FROM sluice.schema_migrations GROUP BY version")
+        #expect(!versions.isEmpty)
+        for row in versions { #expect(try row.decode(Int.self, "n") == 1) }
+        let instances = try connection.query("SELECT count(*)::int AS n FROM sluice.instances")
+        #expect(try instances.first?.decode(Int.self, "n") == 2)
+
+        #expect(try await first.terminate() == 0)
+        #expect(try await second.terminate() == 0)
+    }
+
+    @Test func badFlagsFailWithAMessage() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SluiceProcess.executable)
+        process.arguments = ["serve", "--listen", "not-an-address"]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(output.contains("listen address"))
+    }
+}
+
+/// Runs `promtool` with `input` on stdin; a missing promtool is a failure, not a skip.
+func runPromtool(_ arguments: [String], input: [UInt8]) throws -> (status: Int32, output: String) {
+    let path = "/usr/bin/promtool"
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw TestClientError("promtool is missing: apt-get install prometheus (scripts/install-deps does)")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let stdin = Pipe()
+    let output = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input))
+    try stdin.fileHandleForWriting.close()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}
