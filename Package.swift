@@ -17,6 +17,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Tenant definitions are written in YAML.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // SHA-256 for upload checksums and API-key hashes.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries, imported through pkg-config with a small shim header each.
@@ -40,8 +44,10 @@ let package = Package(
 
         // Domain: platform schema, health, and (later) tenants and ingestion. Never imports HTTP.
         .target(name: "SluiceCore", dependencies: [
-            "SluiceStore", "SluiceMetrics",
+            "SluiceStore", "SluiceMetrics", "SluiceCompression",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The one layer that maps HTTP routes onto domain services.
         .target(name: "SluiceAPI", dependencies: [
@@ -71,6 +77,7 @@ let package = Package(
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceTestSupport"]),
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
