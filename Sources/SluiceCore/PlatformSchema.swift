@@ -19,6 +19,47 @@ public enum PlatformSchema {
             );
             COMMENT ON TABLE sluice.instances IS 'Running Sluice processes and their heartbeats';
             """),
+        PostgresMigration(version: 2, name: "tenants, api keys and the file ledger", sql: """
+            CREATE TABLE sluice.tenants (
+                id            text PRIMARY KEY,
+                display_name  text NOT NULL,
+                definition    jsonb NOT NULL,
+                source        text NOT NULL,
+                created_at    timestamptz NOT NULL DEFAULT now(),
+                updated_at    timestamptz NOT NULL DEFAULT now()
+            );
+            COMMENT ON COLUMN sluice.tenants.definition IS 'The validated definition in the native layout';
+            COMMENT ON COLUMN sluice.tenants.source IS 'api, or config:<file> for tenants defined in the configuration directory';
+
+            CREATE TABLE sluice.api_keys (
+                key_hash    text PRIMARY KEY,
+                tenant_id   text NOT NULL REFERENCES sluice.tenants (id) ON DELETE CASCADE,
+                key_prefix  text NOT NULL,
+                created_at  timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX api_keys_tenant ON sluice.api_keys (tenant_id);
+            COMMENT ON COLUMN sluice.api_keys.key_hash IS 'Hex SHA-256 of the key; the plaintext is never stored';
+
+            CREATE TABLE sluice.files (
+                id                text PRIMARY KEY,
+                tenant_id         text NOT NULL REFERENCES sluice.tenants (id) ON DELETE CASCADE,
+                original_name     text NOT NULL,
+                stored_name       text NOT NULL,
+                format            text NOT NULL,
+                compressed        boolean NOT NULL,
+                size              bigint NOT NULL,
+                sha256            text NOT NULL,
+                state             text NOT NULL CHECK (state IN
+                                  ('received', 'queued', 'ingesting', 'succeeded', 'failed', 'partial', 'deleted')),
+                received_at       timestamptz NOT NULL DEFAULT now(),
+                state_changed_at  timestamptz NOT NULL DEFAULT now(),
+                error             text
+            );
+            CREATE INDEX files_tenant_received ON sluice.files (tenant_id, received_at);
+            CREATE INDEX files_tenant_sha256 ON sluice.files (tenant_id, sha256);
+            CREATE INDEX files_pending ON sluice.files (state, received_at) WHERE state IN ('received', 'queued', 'ingesting');
+            COMMENT ON TABLE sluice.files IS 'The ledger of uploaded files: a row exists exactly when the staged file is visible';
+            """),
     ]
 
     /// A migrator for the platform schema.

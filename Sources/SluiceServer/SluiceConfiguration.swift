@@ -11,8 +11,10 @@ public struct SluiceConfiguration: Sendable {
     public var metrics = Metrics()
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
     public var dataDirectory = ".sluice"
-    /// Directory of configuration files (tenant definitions), if any.
+    /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`.
     public var configDirectory: String?
+    /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); generated and logged when absent.
+    public var adminToken: String?
 
     public struct Store: Sendable {
         /// A PostgreSQL URL or conninfo; `nil` starts an embedded cluster under the data directory.

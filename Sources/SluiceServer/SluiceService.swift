@@ -64,13 +64,32 @@ public final class SluiceService: Sendable {
         let applied = try await PlatformSchema.migrator.migrate(using: pool)
         logger.info("platform schema ready", metadata: ["applied": "\(applied)"])
 
+        let staging = StagingArea(dataDirectory: configuration.dataDirectory)
+        let recovered = try await StagingRecovery(pool: pool, staging: staging, logger: logger).run()
+        if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }
+        let tenants = TenantService(pool: pool, staging: staging, logger: logger)
+        if let directory = configuration.configDirectory {
+            try await tenants.applyConfigurationDirectory(directory)
+        }
+        let uploadMetrics = UploadMetrics(registry: registry)
+        let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
+                                    metrics: uploadMetrics, logger: logger)
+        let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
+
         let components = ComponentRegistry()
         let heartbeat = InstanceHeartbeat(pool: pool, version: SluiceBuild.version, logger: logger)
-        let background = Task { await heartbeat.run(components: components) }
+        let background = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await heartbeat.run(components: components) }
+                group.addTask { await uploadMetrics.run(pool: pool, components: components) }
+            }
+        }
 
         let httpMetrics = HTTPMetrics(registry: registry) { [weak self] in self?.http.withLock { $0 } }
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
-        let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes)
+        let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
+                            + TenantRoutes(tenants: tenants, auth: auth).routes
+                            + FileRoutes(uploads: uploads, auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         do {
@@ -90,5 +109,14 @@ public final class SluiceService: Sendable {
         background.cancel()
         await background.value
         await pool.close()
+    }
+
+    /// The configured admin token, or a random one logged once so an operator can use the admin API.
+    private func adminToken() -> String {
+        if let token = configuration.adminToken, !token.isEmpty { return token }
+        let token = APIKey.generate()
+        logger.warning("SLUICE_ADMIN_TOKEN is not set; using a token generated for this run",
+                       metadata: ["admin_token": "\(token)"])
+        return token
     }
 }

@@ -71,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
         configuration.dataDirectory = dataDir
         configuration.configDirectory = configDirectory
+        configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {
             try await service.run(until: .onTerminationSignals())

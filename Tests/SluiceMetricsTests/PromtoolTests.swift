@@ -1,10 +1,9 @@
 import Foundation
 import SluiceMetrics
+import SluiceTestSupport
 import Testing
 
 @Suite struct PromtoolTests {
-    static let promtool = "/usr/bin/promtool"
-
     /// A registry shaped like the server's: labelled counters, gauges, histograms, process and build info.
     static func realisticRegistry() -> MetricsRegistry {
         let registry = MetricsRegistry()
@@ -33,36 +32,14 @@ import Testing
         return registry
     }
 
-    /// Runs `promtool check metrics` on `body`, returning its exit status and combined output.
-    static func check(_ body: [UInt8]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: promtool)
-        process.arguments = ["check", "metrics"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(body))
-        try input.fileHandleForWriting.close()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: printed, as: UTF8.self))
-    }
-
     @Test func promtoolAcceptsRealisticRegistryWithoutLintFindings() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.promtool),
-                     "promtool is missing: install it with `apt-get install -y prometheus`")
-        let result = try Self.check(Self.realisticRegistry().render(format: .prometheusText))
+        let result = try Promtool.run(["check", "metrics"], input: Self.realisticRegistry().render(format: .prometheusText))
         #expect(result.status == 0)
         #expect(result.output.isEmpty, "promtool reported: \(result.output)")
     }
 
     @Test func promtoolRejectsBrokenInput() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.promtool),
-                     "promtool is missing: install it with `apt-get install -y prometheus`")
-        let result = try Self.check(Array("sluice_broken{label=\"unterminated} 1\n".utf8))
+        let result = try Promtool.run(["check", "metrics"], input: Array("sluice_broken{label=\"unterminated} 1\n".utf8))
         #expect(result.status != 0)
     }
 }

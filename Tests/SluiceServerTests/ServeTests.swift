@@ -57,7 +57,7 @@ import Testing
                      "sluice_store_pool_connections", "sluice_store_pool_connections_in_use", "sluice_store_pool_waiters"] {
             #expect(plain.text.contains(name), "missing \(name)")
         }
-        let check = try runPromtool(["check", "metrics"], input: plain.body)
+        let check = try Promtool.run(["check", "metrics"], input: plain.body)
         #expect(check.status == 0 && check.output.isEmpty, "promtool: \(check.output)")
 
         let zipped = try await sluice.client.get("/metrics", headers: [("Accept-Encoding", "gzip")])
@@ -110,26 +110,4 @@ import Testing
         #expect(process.terminationStatus != 0)
         #expect(output.contains("listen address"))
     }
-}
-
-/// Runs `promtool` with `input` on stdin; a missing promtool is a failure, not a skip.
-func runPromtool(_ arguments: [String], input: [UInt8]) throws -> (status: Int32, output: String) {
-    let path = "/usr/bin/promtool"
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw TestClientError("promtool is missing: apt-get install prometheus (scripts/install-deps does)")
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let stdin = Pipe()
-    let output = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input))
-    try stdin.fileHandleForWriting.close()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, text)
 }

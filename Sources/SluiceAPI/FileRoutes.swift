@@ -1,0 +1,83 @@
+import Foundation
+import SluiceCore
+import SluiceHTTP
+
+/// `/api/v1/tenants/{tenant}/files…`: a tenant's uploads into its staging area and its file ledger.
+public struct FileRoutes: Sendable {
+    private let uploads: UploadService
+    private let auth: Authenticator
+
+    public init(uploads: UploadService, auth: Authenticator) {
+        self.uploads = uploads
+        self.auth = auth
+    }
+
+    public var routes: [Route] {
+        [
+            Route(.post, "/api/v1/tenants/{tenant}/files", .streaming { request, body in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let result = try await uploads.upload(UploadRequest(
+                        tenant: tenant,
+                        fileName: request.query["name"] ?? Self.dispositionFileName(request.headers["Content-Disposition"]),
+                        contentType: request.headers["Content-Type"],
+                        contentLength: request.contentLength,
+                        force: request.query["force"] == "true"), body: body)
+                    return .json(FileBody(file: result.file, duplicate: result.duplicate ? true : nil),
+                                 status: result.duplicate ? 200 : 201)
+                }
+            }),
+            Route(.get, "/api/v1/tenants/{tenant}/files", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
+                    let files = try await uploads.files(tenant: tenant, limit: limit, state: request.query["state"])
+                    return .json(["files": files.map { FileBody(file: $0, duplicate: nil) }])
+                }
+            }),
+            Route(.get, "/api/v1/tenants/{tenant}/files/{id}", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    return .json(FileBody(file: try await uploads.file(tenant: tenant, id: request.pathParameter("id")),
+                                          duplicate: nil))
+                }
+            }),
+        ]
+    }
+
+    /// A file entry as the API shows it, flat, with `duplicate` only on duplicate uploads.
+    private struct FileBody: Encodable {
+        let file: FileRecord
+        let duplicate: Bool?
+
+        func encode(to encoder: any Encoder) throws {
+            try file.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encodeIfPresent(duplicate, forKey: Key(stringValue: "duplicate"))
+        }
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+    }
+
+    /// `filename` (or RFC 5987 `filename*`) of a `Content-Disposition` header.
+    static func dispositionFileName(_ header: String?) -> String? {
+        guard let header else { return nil }
+        for parameter in header.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if parameter.lowercased().hasPrefix("filename*=") {
+                let value = parameter.dropFirst("filename*=".count)
+                if let quote = value.range(of: "''") { return String(value[quote.upperBound...]).removingPercentEncoding }
+            } else if parameter.lowercased().hasPrefix("filename=") {
+                return String(parameter.dropFirst("filename=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        return nil
+    }
+}

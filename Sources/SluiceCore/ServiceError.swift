@@ -1,0 +1,32 @@
+/// A failure of a domain operation, with a stable machine-readable code; the API layer maps its
+/// `kind` onto an HTTP status.
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, in terms the API layer can map onto a status.
+    public enum Kind: Sendable {
+        case invalid, unauthorized, notFound, conflict, tooLarge, unsupportedType, rateLimited, insufficientStorage, unavailable
+    }
+
+    public let kind: Kind
+    /// A stable code such as `file_too_large`.
+    public let code: String
+    public let message: String
+    /// Further problems, one per entry (e.g. every invalid field of a definition).
+    public let details: [String]
+    /// For `rateLimited`: seconds until a retry can succeed.
+    public let retryAfterSeconds: Int?
+
+    public init(_ kind: Kind, _ code: String, _ message: String, details: [String] = [], retryAfterSeconds: Int? = nil) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    /// The answer for a tenant that does not exist or that the caller may not see: both look the same.
+    public static func tenantNotFound(_ id: String) -> ServiceError {
+        ServiceError(.notFound, "tenant_not_found", "no tenant \"\(id)\"")
+    }
+}

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Per-key (for example, per-tenant) ``TokenBucket``s, created on demand.
+public final class RateLimiter: Sendable {
+    private struct Entry {
+        let bytesPerSecond: Double
+        let burst: Double
+        let bucket: TokenBucket
+    }
+
+    private let clock: TokenBucket.Clock
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// Creates a limiter whose buckets read `clock`.
+    public init(clock: @escaping TokenBucket.Clock = TokenBucket.monotonicClock) {
+        self.clock = clock
+    }
+
+    /// Nil if an upload for `key` may start now, else how long to wait. Creates the key's bucket
+    /// (full) if needed, and replaces it if `rate` or `burst` changed.
+    public func admit(key: String, rate: Double, burst: Double) -> Duration? {
+        bucket(key: key, rate: rate, burst: burst).admit()
+    }
+
+    /// Charges `bytes` to `key`'s bucket; does nothing for a key never admitted.
+    public func consume(key: String, bytes: Int) {
+        entries.withLock { $0[key]?.bucket }?.consume(bytes)
+    }
+
+    /// Forgets `key`'s bucket (for example, when its tenant is deleted).
+    public func remove(key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    private func bucket(key: String, rate: Double, burst: Double) -> TokenBucket {
+        entries.withLock { entries in
+            if let entry = entries[key], entry.bytesPerSecond == rate, entry.burst == burst {
+                return entry.bucket
+            }
+            let bucket = TokenBucket(bytesPerSecond: rate, burst: burst, clock: clock)
+            entries[key] = Entry(bytesPerSecond: rate, burst: burst, bucket: bucket)
+            return bucket
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Yams
+
+/// The serialization of a tenant definition document.
+public enum DefinitionFormat: String, Sendable, Hashable {
+    case json, yaml
+
+    /// The canonical media type.
+    public var contentType: String {
+        switch self {
+        case .json: "application/json"
+        case .yaml: "application/yaml"
+        }
+    }
+}
+
+/// A successfully parsed definition and anything suspicious that did not prevent loading it.
+public struct ParsedTenantDefinition: Sendable, Equatable {
+    public var definition: TenantDefinition
+    /// Notes such as `service_agreement.resources.limits.cpu: "1Gi" is a memory quantity ...`.
+    public var warnings: [String]
+}
+
+/// Parses tenant definitions from JSON or YAML, in the native layout or the seed layout
+/// (`{"data_file_configuration": {...}, "service_agreement": {...}}`).
+///
+/// Every problem is collected with its path before failing, so one round trip shows them all.
+public enum TenantDefinitionParser {
+    /// Parses `bytes`, throwing ``TenantDefinitionError`` with every problem found.
+    public static func parse(_ bytes: [UInt8], format: DefinitionFormat) throws(TenantDefinitionError) -> ParsedTenantDefinition {
+        let root = try tree(bytes, format: format)
+        var reader = DefinitionReader()
+        let definition: TenantDefinition?
+        if case .object(let members) = root, members["data_file_configuration"] != nil {
+            definition = reader.seedLayout(root)
+        } else {
+            definition = reader.nativeLayout(root)
+        }
+        guard let definition, reader.problems.isEmpty else {
+            throw TenantDefinitionError(problems: reader.problems)
+        }
+        return ParsedTenantDefinition(definition: definition, warnings: reader.warnings)
+    }
+
+    /// The format of a file, from its extension (`.json`, `.yaml`, `.yml`).
+    public static func format(forFileName name: String) -> DefinitionFormat? {
+        switch name.split(separator: ".").last?.lowercased() {
+        case "json": .json
+        case "yaml", "yml": .yaml
+        default: nil
+        }
+    }
+
+    /// The format of a request body, from its `Content-Type` (parameters such as `charset` are ignored).
+    public static func format(forContentType contentType: String) -> DefinitionFormat? {
+        let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        switch mediaType {
+        case "application/json": return .json
+        case "application/yaml", "application/x-yaml", "text/yaml": return .yaml
+        default: return nil
+        }
+    }
+
+    // MARK: Generic tree
+
+    private static func tree(_ bytes: [UInt8], format: DefinitionFormat) throws(TenantDefinitionError) -> JSONValue {
+        switch format {
+        case .json:
+            do {
+                return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            } catch {
+                throw TenantDefinitionError(problems: ["(document): invalid JSON: \(describe(error))"])
+            }
+        case .yaml:
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw TenantDefinitionError(problems: ["(document): not valid UTF-8"])
+            }
+            let node: Node?
+            do {
+                node = try Yams.compose(yaml: text)
+            } catch {
+                throw TenantDefinitionError(problems: ["(document): invalid YAML: \(error)"])
+            }
+            guard let node else { throw TenantDefinitionError(problems: ["(document): is empty"]) }
+            var problems: [String] = []
+            let value = jsonValue(node, path: "", problems: &problems)
+            guard problems.isEmpty else { throw TenantDefinitionError(problems: problems) }
+            return value
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard case DecodingError.dataCorrupted(let context) = error else { return "\(error)" }
+        return (context.underlyingError.map { "\($0)" }) ?? context.debugDescription
+    }
+
+    /// Converts a YAML node using its resolved tag; timestamps and other tags stay strings.
+    private static func jsonValue(_ node: Node, path: String, problems: inout [String]) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            switch Tag.Name(rawValue: node.tag.description) {
+            case .null: return .null
+            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
+            case .int: return node.int.map { .number(Double($0)) } ?? .string(scalar.string)
+            case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
+            default: return .string(scalar.string)
+            }
+        case .sequence(let sequence):
+            return .array(sequence.enumerated().map { index, item in
+                jsonValue(item, path: DefinitionReader.path(path, index), problems: &problems)
+            })
+        case .mapping(let mapping):
+            var members: [String: JSONValue] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let scalar) = key else {
+                    problems.append("\(path.isEmpty ? "(document)" : path): keys must be scalars")
+                    continue
+                }
+                let memberPath = DefinitionReader.path(path, scalar.string)
+                if members[scalar.string] != nil { problems.append("\(memberPath): duplicate key") }
+                members[scalar.string] = jsonValue(value, path: memberPath, problems: &problems)
+            }
+            return .object(members)
+        case .alias:
+            problems.append("\(path.isEmpty ? "(document)" : path): unresolved YAML alias")
+            return .null
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import SluiceStore
+
+/// Creates, changes and removes tenants: their stored definition, their table in the core store,
+/// their API keys and their staging area. Every change is one transaction (DDL included), so a
+/// failed change leaves nothing half-applied.
+public struct TenantService: Sendable {
+    private let pool: PostgresConnectionPool
+    private let staging: StagingArea
+    private let logger: Logger
+
+    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger) {
+        self.pool = pool
+        self.staging = staging
+        self.logger = logger
+    }
+
+    /// Creates a tenant with a fresh API key; `conflict` if the id is taken.
+    public func create(_ parsed: ParsedTenantDefinition, source: String = "api") async throws -> TenantCreation {
+        let definition = parsed.definition
+        let key = APIKey.generate()
+        let json = try Self.encode(definition)
+        let statements = TenantStorage(definition: definition).createStatements()
+        let record = try await pool.withTransaction { connection -> TenantRecord in
+            let inserted = try connection.query("""
+                INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $2, $3::jsonb, $4)
+                ON CONFLICT (id) DO NOTHING RETURNING created_at, updated_at
+                """, [.init(definition.id), .init(definition.displayName), .init(json), .init(source)])
+            guard let row = inserted.first else {
+                throw ServiceError(.conflict, "tenant_exists", "a tenant \"\(definition.id)\" already exists")
+            }
+            for statement in statements { _ = try connection.execute(statement) }
+            try Self.insertKey(key, tenant: definition.id, on: connection)
+            return TenantRecord(definition: definition, source: source,
+                                createdAt: try row.decode(Date.self, "created_at") ?? Date(),
+                                updatedAt: try row.decode(Date.self, "updated_at") ?? Date())
+        }
+        _ = try await staging.inDirectory(definition.id)
+        _ = try await staging.outDirectory(definition.id)
+        logger.info("tenant created", metadata: ["tenant": "\(definition.id)", "source": "\(source)"])
+        return TenantCreation(tenant: record, apiKey: key, warnings: parsed.warnings)
+    }
+
+    /// Replaces a tenant's definition, evolving its table in place when the schema change is compatible.
+    public func replace(_ parsed: ParsedTenantDefinition, source: String = "api") async throws -> TenantRecord {
+        let definition = parsed.definition
+        let json = try Self.encode(definition)
+        return try await pool.withTransaction { connection -> TenantRecord in
+            let current = try connection.query(
+                "SELECT definition::text AS definition, created_at FROM sluice.tenants WHERE id = $1 FOR UPDATE",
+                [.init(definition.id)])
+            guard let row = current.first, let stored = try row.decode(String.self, "definition") else {
+                throw ServiceError.tenantNotFound(definition.id)
+            }
+            let old = try Self.decode(stored)
+            let alterations: [String]
+            do throws(TenantDefinitionError) {
+                alterations = try TenantStorage.evolution(from: old, to: definition)
+            } catch {
+                throw ServiceError(.conflict, error.code.rawValue, "the new definition cannot be applied to the existing table",
+                                   details: error.problems)
+            }
+            for statement in alterations { _ = try connection.execute(statement) }
+            let updated = try connection.query("""
+                UPDATE sluice.tenants SET display_name = $2, definition = $3::jsonb, source = $4, updated_at = now()
+                WHERE id = $1 RETURNING updated_at
+                """, [.init(definition.id), .init(definition.displayName), .init(json), .init(source)])
+            return TenantRecord(definition: definition, source: source,
+                                createdAt: try row.decode(Date.self, "created_at") ?? Date(),
+                                updatedAt: try updated.first?.decode(Date.self, "updated_at") ?? Date())
+        }
+    }
+
+    /// The tenant, or `tenant_not_found`.
+    public func get(_ id: String) async throws -> TenantRecord {
+        let rows = try await pool.query(
+            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants WHERE id = $1",
+            [.init(id)])
+        guard let row = rows.first else { throw ServiceError.tenantNotFound(id) }
+        return try Self.record(row)
+    }
+
+    /// Every tenant, ordered by id.
+    public func list() async throws -> [TenantRecord] {
+        try await pool.query(
+            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants ORDER BY id"
+        ).map(Self.record)
+    }
+
+    /// Removes the tenant with its table, ledger, keys and staged files.
+    public func delete(_ id: String) async throws {
+        try await pool.withTransaction { connection in
+            let deleted = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
+            guard deleted == 1 else { throw ServiceError.tenantNotFound(id) }
+            _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
+        }
+        try await staging.removeTenant(id)
+        logger.info("tenant deleted", metadata: ["tenant": "\(id)"])
+    }
+
+    /// Replaces every key of the tenant with a new one; old keys stop working at once.
+    public func rotateKey(_ id: String) async throws -> String {
+        let key = APIKey.generate()
+        try await pool.withTransaction { connection in
+            guard try !connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1 FOR UPDATE", [.init(id)]).isEmpty else {
+                throw ServiceError.tenantNotFound(id)
+            }
+            _ = try connection.execute("DELETE FROM sluice.api_keys WHERE tenant_id = $1", [.init(id)])
+            try Self.insertKey(key, tenant: id, on: connection)
+        }
+        logger.info("tenant API key rotated", metadata: ["tenant": "\(id)"])
+        return key
+    }
+
+    /// The tenant a key belongs to, if any.
+    public func tenant(forKey key: String) async throws -> String? {
+        try await pool.query("SELECT tenant_id FROM sluice.api_keys WHERE key_hash = $1", [.init(APIKey.hash(key))])
+            .first?.decode(String.self, "tenant_id")
+    }
+
+    /// Applies the definitions in `directory/tenants/*.{yaml,yml,json}`: creates new tenants (logging
+    /// their key once), replaces changed ones and leaves unchanged ones alone. Any invalid file fails
+    /// the whole load, listing its problems, before anything is applied.
+    public func applyConfigurationDirectory(_ directory: String) async throws {
+        let tenantsDirectory = URL(fileURLWithPath: directory).appendingPathComponent("tenants")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: tenantsDirectory.path) else { return }
+        var parsed: [(file: String, definition: ParsedTenantDefinition)] = []
+        for name in names.sorted() {
+            guard let format = TenantDefinitionParser.format(forFileName: name) else { continue }
+            let path = tenantsDirectory.appendingPathComponent(name).path
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            do {
+                parsed.append((name, try TenantDefinitionParser.parse(bytes, format: format)))
+            } catch {
+                throw ServiceError(.invalid, error.code.rawValue, "tenant definition \(path) is invalid", details: error.problems)
+            }
+        }
+        for (file, definition) in parsed {
+            let source = "config:\(file)"
+            do {
+                let existing = try await get(definition.definition.id)
+                guard existing.definition != definition.definition else { continue }
+                _ = try await replace(definition, source: source)
+                logger.info("tenant updated from configuration", metadata: ["tenant": "\(definition.definition.id)"])
+            } catch let error as ServiceError where error.code == "tenant_not_found" {
+                let created = try await create(definition, source: source)
+                logger.notice("tenant created from configuration; its API key is shown only now",
+                              metadata: ["tenant": "\(created.tenant.id)", "api_key": "\(created.apiKey)"])
+            }
+        }
+    }
+
+    // MARK: Private
+
+    private static func insertKey(_ key: String, tenant: String, on connection: PostgresConnection) throws {
+        _ = try connection.execute("INSERT INTO sluice.api_keys (key_hash, tenant_id, key_prefix) VALUES ($1, $2, $3)",
+                                   [.init(APIKey.hash(key)), .init(tenant), .init(APIKey.prefix(key))])
+    }
+
+    private static func record(_ row: PostgresRow) throws -> TenantRecord {
+        TenantRecord(definition: try decode(try row.decode(String.self, "definition") ?? "{}"),
+                     source: try row.decode(String.self, "source") ?? "api",
+                     createdAt: try row.decode(Date.self, "created_at") ?? Date(),
+                     updatedAt: try row.decode(Date.self, "updated_at") ?? Date())
+    }
+
+    static func encode(_ definition: TenantDefinition) throws -> String {
+        String(decoding: try JSONEncoder().encode(definition), as: UTF8.self)
+    }
+
+    /// Stored definitions were validated on the way in; failing to read one back is a bug.
+    static func decode(_ json: String) throws -> TenantDefinition {
+        do {
+            return try TenantDefinitionParser.parse(Array(json.utf8), format: .json).definition
+        } catch {
+            throw ServiceError(.unavailable, "stored_definition_invalid", "a stored tenant definition no longer parses",
+                               details: error.problems)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import SluiceMetrics
+import SluiceStore
+import Synchronization
+
+/// Prometheus metrics of batch uploads and of what each tenant has staged.
+public final class UploadMetrics: Sendable {
+    private let uploads: CounterFamily
+    private let bytes: CounterFamily
+    private let duration: HistogramFamily
+    private let stagedFiles: GaugeFamily
+    private let storedBytes: GaugeFamily
+    private let quotaRatio: GaugeFamily
+    /// Tenants whose staging gauges are exported, so deleted tenants' series can be dropped.
+    private let exported = Mutex<Set<String>>([])
+
+    public init(registry: MetricsRegistry) {
+        uploads = registry.counter(name: "sluice_uploads_total",
+                                   help: "Uploads by tenant and outcome: accepted, duplicate, or the rejection code.",
+                                   labelNames: ["tenant", "outcome"])
+        bytes = registry.counter(name: "sluice_upload_received_bytes_total",
+                                 help: "Bytes of accepted uploads, by tenant.", labelNames: ["tenant"])
+        duration = registry.histogram(name: "sluice_upload_duration_seconds",
+                                      help: "Time to receive, check and stage one upload.",
+                                      labelNames: ["tenant"], buckets: Buckets.exponential(start: 0.005, factor: 4, count: 9))
+        stagedFiles = registry.gauge(name: "sluice_staged_files",
+                                     help: "Files staged and not yet ingested, by tenant.", labelNames: ["tenant"])
+        storedBytes = registry.gauge(name: "sluice_staged_bytes",
+                                     help: "Bytes of the tenant's files in staging (counted against its quota).",
+                                     labelNames: ["tenant"])
+        quotaRatio = registry.gauge(name: "sluice_storage_quota_usage_ratio",
+                                    help: "Staged bytes divided by the tenant's storage quota.", labelNames: ["tenant"])
+    }
+
+    func recordUpload(tenant: String, outcome: String, bytes received: Int64, seconds: Double) {
+        uploads.labels(tenant, outcome).increment()
+        if received > 0 { bytes.labels(tenant).increment(by: Double(received)) }
+        duration.labels(tenant).observe(seconds)
+    }
+
+    /// Re-reads every tenant's staging usage from the ledger (run periodically and after uploads).
+    public func refresh(pool: PostgresConnectionPool) async {
+        guard let rows = try? await pool.query("""
+            SELECT t.id, (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
+                   count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
+                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored
+            FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id GROUP BY t.id
+            """) else { return }
+        var present = Set<String>()
+        for row in rows {
+            guard let tenant = try? row.decode(String.self, "id") else { continue }
+            present.insert(tenant)
+            set(tenant: tenant, staged: (try? row.decode(Int.self, "staged")) ?? 0,
+                stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
+        }
+        let gone = exported.withLock { exported in
+            defer { exported = present }
+            return exported.subtracting(present)
+        }
+        for tenant in gone {
+            stagedFiles.remove(tenant)
+            storedBytes.remove(tenant)
+            quotaRatio.remove(tenant)
+        }
+    }
+
+    /// Refreshes the staging gauges every `interval` until cancelled (usage changes through ingestion
+    /// and retention too, not only through uploads).
+    public func run(pool: PostgresConnectionPool, components: ComponentRegistry, interval: Duration = .seconds(5)) async {
+        let name = "staging-metrics"
+        components.setRunning(name, true)
+        defer { components.setRunning(name, false) }
+        while !Task.isCancelled {
+            await refresh(pool: pool)
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    private func set(tenant: String, staged: Int, stored: Int64, quota: Int64) {
+        stagedFiles.labels(tenant).set(Double(staged))
+        storedBytes.labels(tenant).set(Double(stored))
+        quotaRatio.labels(tenant).set(quota > 0 ? Double(stored) / Double(quota) : 0)
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import SluiceCompression
+import SluiceStore
+
+/// Receives a tenant's file into its staging area: checks its constraints before and while the body
+/// streams, writes it under a temporary name with its SHA-256, and publishes it (rename + ledger row)
+/// in one transaction, so a file is visible exactly when its ledger row exists.
+public struct UploadService: Sendable {
+    private let pool: PostgresConnectionPool
+    private let tenants: TenantService
+    private let staging: StagingArea
+    private let rateLimiter: RateLimiter
+    private let metrics: UploadMetrics
+    private let logger: Logger
+
+    /// Multipart framing allowed beyond the file-size limit when judging `Content-Length`.
+    static let multipartOverhead = 64 * 1024
+
+    public init(pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
+                rateLimiter: RateLimiter, metrics: UploadMetrics, logger: Logger) {
+        self.pool = pool
+        self.tenants = tenants
+        self.staging = staging
+        self.rateLimiter = rateLimiter
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Stages one upload. `body` yields the raw request body (a plain file or `multipart/form-data`).
+    public func upload<Body: AsyncSequence & Sendable>(_ request: UploadRequest, body: Body) async throws -> UploadResult
+    where Body.Element == [UInt8] {
+        let started = ContinuousClock.now
+        do {
+            let result = try await stage(request, body: body)
+            metrics.recordUpload(tenant: request.tenant, outcome: result.duplicate ? "duplicate" : "accepted",
+                                 bytes: result.file.size, seconds: started.duration(to: .now).secondsValue)
+            await metrics.refresh(pool: pool)
+            return result
+        } catch let error as ServiceError {
+            metrics.recordUpload(tenant: request.tenant, outcome: error.code, bytes: 0,
+                                 seconds: started.duration(to: .now).secondsValue)
+            throw error
+        }
+    }
+
+    private func stage<Body: AsyncSequence & Sendable>(_ request: UploadRequest, body: Body) async throws -> UploadResult
+    where Body.Element == [UInt8] {
+        let definition = try await tenants.get(request.tenant).definition
+        let constraints = definition.constraints
+        let boundary = request.contentType.flatMap { MultipartParser.boundary(fromContentType: $0) }
+        if let length = request.contentLength,
+           length > Int(constraints.maxFileSizeBytes) + (boundary == nil ? 0 : Self.multipartOverhead) {
+            throw ServiceError(.tooLarge, "file_too_large",
+                               "the upload (\(length) bytes) exceeds the tenant's limit of \(constraints.maxFileSizeBytes) bytes")
+        }
+        let usage = try await Self.usage(tenant: request.tenant, pool: pool)
+        if usage.stagedFiles >= constraints.maxStagedFiles {
+            throw ServiceError(.rateLimited, "too_many_staged_files",
+                               "\(usage.stagedFiles) files are staged and not yet ingested (limit \(constraints.maxStagedFiles))",
+                               retryAfterSeconds: 30)
+        }
+        let quotaRemaining = Int64(constraints.storageQuotaBytes) - usage.storedBytes
+        if quotaRemaining <= 0 || Int64(request.contentLength ?? 0) > quotaRemaining + Int64(boundary == nil ? 0 : Self.multipartOverhead) {
+            throw ServiceError(.insufficientStorage, "quota_exceeded",
+                               "the tenant's storage quota of \(constraints.storageQuotaBytes) bytes would be exceeded "
+                               + "(\(usage.storedBytes) bytes stored)")
+        }
+        if let rate = constraints.maxIngestRate,
+           let wait = rateLimiter.admit(key: request.tenant, rate: Double(rate.bytesPerSecond), burst: Double(rate.burstBytes)) {
+            let seconds = max(1, Int(wait.secondsValue.rounded(.up)))
+            throw ServiceError(.rateLimited, "rate_limited",
+                               "the tenant's ingest rate of \(Int(rate.bytesPerSecond)) bytes/s is exhausted; retry in \(seconds) s",
+                               retryAfterSeconds: seconds)
+        }
+
+        let id = FileID.generate()
+        let receiver = try await FileReceiver(
+            tenant: definition, id: id,
+            temporaryPath: try staging.temporaryPath(tenant: request.tenant, id: id),
+            quotaRemaining: quotaRemaining, rateLimiter: rateLimiter)
+        do {
+            if let boundary {
+                try await receiveMultipart(body, boundary: boundary, into: receiver)
+            } else {
+                guard let name = request.fileName, !name.isEmpty else {
+                    throw ServiceError(.invalid, "file_name_required",
+                                       "name the file with ?name=… or a Content-Disposition header, or send multipart/form-data")
+                }
+                try receiver.begin(fileName: name)
+                for try await chunk in body { try await receiver.receive(chunk) }
+            }
+            let staged = try await receiver.finish()
+            return try await publish(staged, request: request, receiver: receiver)
+        } catch {
+            await receiver.discard()
+            throw error
+        }
+    }
+
+    private func receiveMultipart<Body: AsyncSequence>(_ body: Body, boundary: String, into receiver: FileReceiver) async throws
+    where Body.Element == [UInt8] {
+        var parser = MultipartParser(boundary: boundary)
+        var inFilePart = false
+        var sawFile = false
+        func handle(_ events: [MultipartEvent]) async throws {
+            for event in events {
+                switch event {
+                case .partBegin(let headers):
+                    if !sawFile, let fileName = headers.filename {
+                        try receiver.begin(fileName: fileName)
+                        inFilePart = true
+                        sawFile = true
+                    }
+                case .partData(let bytes):
+                    if inFilePart { try await receiver.receive(bytes) }
+                case .partEnd:
+                    inFilePart = false
+                case .end:
+                    break
+                }
+            }
+        }
+        do {
+            for try await chunk in body { try await handle(try parser.feed(chunk)) }
+            try await handle(try parser.finish())
+        } catch let error as MultipartError {
+            throw ServiceError(.invalid, "malformed_multipart", "the multipart body is malformed: \(error)")
+        }
+        guard sawFile else {
+            throw ServiceError(.invalid, "file_part_missing", "the multipart body has no part with a filename")
+        }
+    }
+
+    /// Records the file in the ledger and renames it into place in one transaction; a duplicate
+    /// (same content, not forced) is answered with the existing entry instead.
+    private func publish(_ staged: StagedFile, request: UploadRequest, receiver: FileReceiver) async throws -> UploadResult {
+        let tenant = request.tenant
+        let finalPath = try staging.finalPath(tenant: tenant, id: receiver.id, sanitizedName: receiver.storedName)
+        let outcome: (FileRecord, Bool)
+        do {
+            outcome = try await publishTransaction(staged, finalPath: finalPath, request: request, receiver: receiver)
+        } catch {
+            // The rename may have happened in a transaction that then failed to commit.
+            unlink(finalPath)
+            throw error
+        }
+        if outcome.1 {
+            await receiver.discard()
+        }
+        logger.info(outcome.1 ? "duplicate upload" : "file staged",
+                    metadata: ["tenant": "\(tenant)", "file": "\(outcome.0.id)", "bytes": "\(outcome.0.size)"])
+        return UploadResult(file: outcome.0, duplicate: outcome.1)
+    }
+
+    private func publishTransaction(_ staged: StagedFile, finalPath: String, request: UploadRequest,
+                                    receiver: FileReceiver) async throws -> (FileRecord, Bool) {
+        let tenant = request.tenant
+        let quota = Int64(receiver.tenant.constraints.storageQuotaBytes)
+        let maximumStaged = receiver.tenant.constraints.maxStagedFiles
+        let force = request.force
+        let id = receiver.id, originalName = receiver.originalName, storedName = receiver.storedName
+        let fileType = receiver.fileType
+        return try await pool.withConnection { connection -> (FileRecord, Bool) in
+            try connection.withTransaction { connection in
+                // Serialise publications per tenant so the limits hold under concurrent uploads.
+                _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init("sluice.upload:" + tenant)])
+                if !force, let existing = try connection.query(
+                    "SELECT \(FileRecord.columns) FROM sluice.files WHERE tenant_id = $1 AND sha256 = $2 AND state <> 'deleted' ORDER BY received_at LIMIT 1",
+                    [.init(tenant), .init(staged.sha256)]).first {
+                    return (try FileRecord(row: existing), true)
+                }
+                let usage = try Self.usage(tenant: tenant, on: connection)
+                guard usage.stagedFiles < maximumStaged else {
+                    throw ServiceError(.rateLimited, "too_many_staged_files",
+                                       "\(usage.stagedFiles) files are staged and not yet ingested (limit \(maximumStaged))",
+                                       retryAfterSeconds: 30)
+                }
+                guard usage.storedBytes + staged.size <= quota else {
+                    throw ServiceError(.insufficientStorage, "quota_exceeded",
+                                       "the tenant's storage quota of \(quota) bytes would be exceeded")
+                }
+                let inserted = try connection.query("""
+                    INSERT INTO sluice.files (id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING \(FileRecord.columns)
+                    """, [.init(id), .init(tenant), .init(originalName), .init(storedName),
+                          .init(fileType.format.rawValue), .init(fileType.gzip), .init(staged.size), .init(staged.sha256)])
+                try StagingFileWriter.durableRename(from: staged.path, to: finalPath)
+                guard let row = inserted.first else {
+                    throw ServiceError(.unavailable, "ledger_insert_failed", "the ledger did not return the new file")
+                }
+                return (try FileRecord(row: row), false)
+            }
+        }
+    }
+
+    /// One file's entry.
+    public func file(tenant: String, id: String) async throws -> FileRecord {
+        guard let row = try await pool.query(
+            "SELECT \(FileRecord.columns) FROM sluice.files WHERE tenant_id = $1 AND id = $2", [.init(tenant), .init(id)]
+        ).first else {
+            throw ServiceError(.notFound, "file_not_found", "no file \"\(id)\" for tenant \"\(tenant)\"")
+        }
+        return try FileRecord(row: row)
+    }
+
+    /// The tenant's files, newest first, `limit` at a time before `before` (a file id) if given.
+    public func files(tenant: String, limit: Int, state: String?) async throws -> [FileRecord] {
+        try await pool.query("""
+            SELECT \(FileRecord.columns) FROM sluice.files
+            WHERE tenant_id = $1 AND ($2::text IS NULL OR state = $2) ORDER BY received_at DESC, id DESC LIMIT $3
+            """, [.init(tenant), .init(state), .init(limit)]).map { try FileRecord(row: $0) }
+    }
+
+    struct Usage {
+        var stagedFiles: Int
+        var storedBytes: Int64
+    }
+
+    static func usage(tenant: String, pool: PostgresConnectionPool) async throws -> Usage {
+        try await pool.withConnection { try usage(tenant: tenant, on: $0) }
+    }
+
+    static func usage(tenant: String, on connection: PostgresConnection) throws -> Usage {
+        let row = try connection.query("""
+            SELECT count(*) FILTER (WHERE state IN ('received', 'queued', 'ingesting'))::int AS staged,
+                   coalesce(sum(size), 0)::bigint AS stored
+            FROM sluice.files WHERE tenant_id = $1 AND state <> 'deleted'
+            """, [.init(tenant)]).first
+        return Usage(stagedFiles: try row?.decode(Int.self, "staged") ?? 0, storedBytes: try row?.decode(Int64.self, "stored") ?? 0)
+    }
+}
+
+extension Duration {
+    var secondsValue: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import SluiceServer
+import SluiceTestSupport
+
+/// A complete Sluice service in this process, on a fresh database of the shared test cluster and a
+/// fresh data directory, reachable over loopback.
+final class InProcessSluice: Sendable {
+    static let adminToken = "test-admin-token"
+
+    let dataDirectory: String
+    let databaseURL: String
+    let port: UInt16
+    private let shutdown: ShutdownSignal
+    private let task: Task<Void, any Error>
+
+    private init(dataDirectory: String, databaseURL: String, port: UInt16, shutdown: ShutdownSignal, task: Task<Void, any Error>) {
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+        self.port = port
+        self.shutdown = shutdown
+        self.task = task
+    }
+
+    static func start(configDirectory: String? = nil) async throws -> InProcessSluice {
+        var configuration = SluiceConfiguration()
+        configuration.http.address = .init(host: "127.0.0.1", port: 0)
+        configuration.store.databaseURL = try await TestPostgres.makeDatabase()
+        configuration.dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-data")
+        configuration.configDirectory = configDirectory
+        configuration.adminToken = adminToken
+        configuration.metrics.snapshotMaximumAgeSeconds = 0
+        var logger = Logger(label: "sluice-test")
+        logger.logLevel = .warning
+        let service = SluiceService(configuration: configuration, logger: logger)
+        let shutdown = ShutdownSignal()
+        let task = Task { try await service.run(until: shutdown) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while service.port == nil {
+            guard ContinuousClock.now < deadline else { throw TestClientError("service did not start") }
+            if task.isCancelled { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return InProcessSluice(dataDirectory: configuration.dataDirectory, databaseURL: configuration.store.databaseURL!,
+                               port: service.port!, shutdown: shutdown, task: task)
+    }
+
+    /// Runs `body` against a fresh service and always stops it afterwards.
+    static func with<T>(configDirectory: String? = nil, _ body: (InProcessSluice) async throws -> T) async throws -> T {
+        let sluice = try await start(configDirectory: configDirectory)
+        do {
+            let result = try await body(sluice)
+            try await sluice.stop()
+            return result
+        } catch {
+            try? await sluice.stop()
+            throw error
+        }
+    }
+
+    var client: TestHTTPClient { TestHTTPClient(port: port) }
+
+    func stop() async throws {
+        shutdown.fire()
+        try await task.value
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    /// Sends a request with `Authorization: Bearer token`.
+    func send(_ method: String, _ path: String, token: String?, headers: [(String, String)] = [],
+              body: TestHTTPClient.Body? = nil) async throws -> TestHTTPResponse {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        return try await client.send(method, path, headers: all, body: body)
+    }
+
+    /// Creates a tenant from a JSON or YAML definition and returns its API key.
+    func createTenant(_ definition: String, contentType: String = "application/json") async throws -> String {
+        let response = try await send("POST", "/api/v1/tenants", token: Self.adminToken,
+                                      headers: [("Content-Type", contentType)], body: .bytes(Array(definition.utf8)))
+        guard response.status == 201, let key = try response.json()["api_key"] as? String else {
+            throw TestClientError("creating the tenant failed: \(response.status) \(response.text)")
+        }
+        return key
+    }
+
+    /// Files in the tenant's staging `in/` directory, temporary ones included.
+    func stagedFiles(_ tenant: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/staging/\(tenant)/in").sorted()) ?? []
+    }
+}
+
+/// A small tenant definition in the native layout; `constraints` is a YAML block for its constraints.
+func tenantYAML(_ id: String, fileTypes: String = "[csv, csv.gz, ndjson, json]", constraints: String = "") -> String {
+    """
+    id: \(id)
+    name: Test tenant \(id)
+    file_types: \(fileTypes)
+    schema:
+      type: record
+      name: readings
+      fields:
+        - {name: sensor, type: string}
+        - {name: at, type: {type: long, logicalType: timestamp-millis}}
+        - {name: value, type: double}
+        - {name: note, type: ["null", string], default: null}
+    primary_key: [sensor, at]
+    \(constraints)
+    """
+}

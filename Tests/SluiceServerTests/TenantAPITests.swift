@@ -1,0 +1,163 @@
+import Foundation
+import SluiceStore
+import SluiceTestSupport
+import Testing
+
+/// The tenant administration API against a real service and PostgreSQL.
+@Suite struct TenantAPITests {
+    static let admin = InProcessSluice.adminToken
+    static let yaml = "application/yaml"
+
+    @Test func createGetListReplaceRotateAndDelete() async throws {
+        try await InProcessSluice.with { sluice in
+            let created = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin, headers: [("Content-Type", Self.yaml)],
+                                                body: .bytes(Array(tenantYAML("acme").utf8)))
+            #expect(created.status == 201)
+            let body = try created.json()
+            let key = try #require(body["api_key"] as? String)
+            #expect((body["tenant"] as? [String: Any])?["id"] as? String == "acme")
+
+            // Provisioned: schema "acme", table "readings", typed columns, lineage, primary key.
+            let connection = try PostgresConnection(connectionString: sluice.databaseURL)
+            defer { connection.close() }
+            let columns = try connection.query("""
+                SELECT column_name, data_type, is_nullable FROM information_schema.columns
+                WHERE table_schema = 'acme' AND table_name = 'readings' ORDER BY ordinal_position
+                """).map { (try $0.decode(String.self, "column_name") ?? "", try $0.decode(String.self, "data_type") ?? "",
+                            try $0.decode(String.self, "is_nullable") ?? "") }
+            #expect(columns.map(\.0).prefix(4) == ["sensor", "at", "value", "note"])
+            #expect(columns.contains { $0.0 == "at" && $0.1 == "timestamp with time zone" && $0.2 == "NO" })
+            #expect(columns.contains { $0.0 == "note" && $0.2 == "YES" })
+            #expect(columns.contains { $0.0 == "_sluice_source_id" })
+            // Only the hash of the key is stored.
+            let stored = try connection.query("SELECT key_hash FROM sluice.api_keys WHERE tenant_id = 'acme'")
+            #expect(stored.count == 1)
+            #expect(try stored.first?.decode(String.self, "key_hash") != key)
+
+            let fetched = try await sluice.send("GET", "/api/v1/tenants/acme", token: key)
+            #expect(fetched.status == 200)
+            let listed = try await sluice.send("GET", "/api/v1/tenants", token: Self.admin)
+            #expect((try listed.json()["tenants"] as? [[String: Any]])?.count == 1)
+            #expect(try await sluice.send("GET", "/api/v1/tenants", token: key).status == 403)
+
+            // A compatible change (a new nullable field) is applied in place.
+            let evolved = tenantYAML("acme").replacingOccurrences(
+                of: "    - {name: note, type: [\"null\", string], default: null}",
+                with: "    - {name: note, type: [\"null\", string], default: null}\n    - {name: site, type: [\"null\", string]}")
+            let replaced = try await sluice.send("PUT", "/api/v1/tenants/acme", token: Self.admin,
+                                                 headers: [("Content-Type", Self.yaml)], body: .bytes(Array(evolved.utf8)))
+            #expect(replaced.status == 200, "\(replaced.text)")
+            #expect(try !connection.query("""
+                SELECT 1 FROM information_schema.columns WHERE table_schema = 'acme' AND table_name = 'readings' AND column_name = 'site'
+                """).isEmpty)
+
+            // An incompatible change is refused with every reason, and nothing changes.
+            let incompatible = tenantYAML("acme").replacingOccurrences(of: "{name: value, type: double}", with: "{name: value, type: string}")
+                .replacingOccurrences(of: "    - {name: note, type: [\"null\", string], default: null}\n", with: "")
+            let refused = try await sluice.send("PUT", "/api/v1/tenants/acme", token: Self.admin,
+                                                headers: [("Content-Type", Self.yaml)], body: .bytes(Array(incompatible.utf8)))
+            #expect(refused.status == 409)
+            #expect(refused.errorCode == "incompatible_schema_change")
+            let details = (try refused.json()["error"] as? [String: Any])?["details"] as? [String] ?? []
+            #expect(details.count >= 2, "\(details)")
+            #expect(try connection.query("""
+                SELECT data_type FROM information_schema.columns WHERE table_schema = 'acme' AND table_name = 'readings' AND column_name = 'value'
+                """).first?.decode(String.self, "data_type") == "double precision")
+
+            // Rotation: the old key stops working at once.
+            let rotated = try await sluice.send("POST", "/api/v1/tenants/acme/api-keys", token: Self.admin)
+            #expect(rotated.status == 201)
+            let newKey = try #require(try rotated.json()["api_key"] as? String)
+            #expect(try await sluice.send("GET", "/api/v1/tenants/acme", token: key).status == 401)
+            #expect(try await sluice.send("GET", "/api/v1/tenants/acme", token: newKey).status == 200)
+
+            // Delete needs an explicit confirmation, then removes table, ledger, keys and staging.
+            let unconfirmed = try await sluice.send("DELETE", "/api/v1/tenants/acme", token: Self.admin)
+            #expect(unconfirmed.status == 400)
+            #expect(unconfirmed.errorCode == "confirmation_required")
+            #expect(try await sluice.send("DELETE", "/api/v1/tenants/acme?confirm=acme", token: Self.admin).status == 200)
+            #expect(try connection.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = 'acme'").isEmpty)
+            #expect(try connection.query("SELECT 1 FROM sluice.api_keys").isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(sluice.dataDirectory)/staging/acme"))
+            #expect(try await sluice.send("GET", "/api/v1/tenants/acme", token: Self.admin).status == 404)
+        }
+    }
+
+    @Test func backgroundDocumentConfigurationsLoadUnchanged() async throws {
+        try await InProcessSluice.with { sluice in
+            for (file, id, table) in [("client_a", "client_a", "analytics"), ("client_b", "client_b", "product_reviews")] {
+                let json = try String(contentsOfFile: "examples/seeds/\(file).json", encoding: .utf8)
+                let response = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin,
+                                                     headers: [("Content-Type", "application/json")], body: .bytes(Array(json.utf8)))
+                #expect(response.status == 201, "\(response.text)")
+                let tenant = try #require(try response.json()["tenant"] as? [String: Any])
+                #expect(tenant["id"] as? String == id)
+                let connection = try PostgresConnection(connectionString: sluice.databaseURL)
+                defer { connection.close() }
+                #expect(try !connection.query("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                                              [.init(id), .init(table)]).isEmpty)
+            }
+        }
+    }
+
+    @Test func invalidDefinitionsListEveryProblemAndApplyNothing() async throws {
+        try await InProcessSluice.with { sluice in
+            let broken = """
+                id: Not A Slug
+                schema:
+                  type: record
+                  name: t
+                  fields:
+                    - {name: a, type: string}
+                    - {name: b, type: string}
+                    - {name: c, type: string}
+                    - {name: d, type: integer}
+                primary_key: [a, missing]
+                """
+            let response = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin,
+                                                 headers: [("Content-Type", Self.yaml)], body: .bytes(Array(broken.utf8)))
+            #expect(response.status == 422)
+            #expect(response.errorCode == "invalid_tenant_definition")
+            let details = (try response.json()["error"] as? [String: Any])?["details"] as? [String] ?? []
+            #expect(details.contains("schema.fields[3].type: unknown type \"integer\""), "\(details)")
+            #expect(details.contains { $0.hasPrefix("id:") })
+            #expect(details.contains { $0.hasPrefix("primary_key[1]") })
+            let listed = try await sluice.send("GET", "/api/v1/tenants", token: Self.admin)
+            #expect((try listed.json()["tenants"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func hostileFieldNameIsJustAColumn() async throws {
+        try await InProcessSluice.with { sluice in
+            let connection = try PostgresConnection(connectionString: sluice.databaseURL)
+            defer { connection.close() }
+            _ = try connection.execute("CREATE TABLE public.x (id int)")
+            let definition = """
+                {"id": "hostile", "name": "Hostile", "file_types": ["csv"],
+                 "schema": {"type": "record", "name": "t", "fields": [
+                    {"name": "id", "type": "string"}, {"name": "\\"; DROP TABLE x; --", "type": ["null", "string"]}]},
+                 "primary_key": ["id"]}
+                """
+            _ = try await sluice.createTenant(definition)
+            #expect(try !connection.query("""
+                SELECT 1 FROM information_schema.columns WHERE table_schema = 'hostile' AND column_name = $1
+                """, [.init("\"; DROP TABLE x; --")]).isEmpty)
+            #expect(try !connection.query("SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'x'").isEmpty)
+        }
+    }
+
+    @Test func adminEndpointsNeedTheAdminToken() async throws {
+        try await InProcessSluice.with { sluice in
+            let anonymous = try await sluice.send("GET", "/api/v1/tenants", token: nil)
+            #expect(anonymous.status == 401)
+            #expect(anonymous.errorCode == "unauthorized")
+            #expect(try await sluice.send("GET", "/api/v1/tenants", token: "wrong").status == 403)
+            let duplicate = tenantYAML("dup")
+            _ = try await sluice.createTenant(duplicate, contentType: Self.yaml)
+            let again = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin, headers: [("Content-Type", Self.yaml)],
+                                              body: .bytes(Array(duplicate.utf8)))
+            #expect(again.status == 409)
+            #expect(again.errorCode == "tenant_exists")
+        }
+    }
+}
