@@ -161,6 +161,27 @@ private func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void 
         }
     }
 
+    @Test func perIPLimitRefusesExtraConnectionsFromOneAddress() async throws {
+        try await withServer({ $0.perIPConnectionLimit = 2 }) { _, client in
+            let first = try await client.connect()
+            let second = try await client.connect()
+            _ = try await onThread { try first.roundTrip(client.request("GET", "/hello")) }
+            _ = try await onThread { try second.roundTrip(client.request("GET", "/hello")) }
+            let third = try await client.connect()
+            #expect(await Task.detached { third.isClosedByPeer(timeout: 5) }.value)
+            [first, second, third].forEach { $0.close() }
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheTimeout() async throws {
+        try await withServer({ $0.idleTimeoutSeconds = 1 }) { _, client in
+            let connection = try await client.connect()
+            defer { connection.close() }
+            _ = try await onThread { try connection.roundTrip(client.request("GET", "/hello")) }
+            #expect(await Task.detached { connection.isClosedByPeer(timeout: 5) }.value)
+        }
+    }
+
     @Test func oversizedHeadersAreRefused() async throws {
         try await withServer({ $0.maximumHeaderBytes = 8 * 1024 }) { _, client in
             let response = try await client.get("/hello", headers: [("X-Padding", String(repeating: "p", count: 16 * 1024))])

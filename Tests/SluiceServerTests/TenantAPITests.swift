@@ -100,6 +100,22 @@ import Testing
         }
     }
 
+    @Test func configurationDirectoryDefinesTheExampleTenants() async throws {
+        try await InProcessSluice.with(configDirectory: "examples") { sluice in
+            let listed = try await sluice.send("GET", "/api/v1/tenants", token: Self.admin)
+            let tenants = try #require(try listed.json()["tenants"] as? [[String: Any]])
+            #expect(tenants.compactMap { $0["id"] as? String } == ["tenant-a", "tenant-b"])
+            #expect(tenants.allSatisfy { ($0["source"] as? String)?.hasPrefix("config:") == true })
+            let connection = try PostgresConnection(connectionString: sluice.databaseURL)
+            defer { connection.close() }
+            let key = try connection.query("""
+                SELECT string_agg(column_name, ',' ORDER BY ordinal_position) AS key FROM information_schema.key_column_usage
+                WHERE table_schema = 'tenant-a' AND table_name = 'analytics'
+                """).first?.decode(String.self, "key")
+            #expect(key == "PROVINCECODE,DEVICEID,ONUID,TIME")
+        }
+    }
+
     @Test func invalidDefinitionsListEveryProblemAndApplyNothing() async throws {
         try await InProcessSluice.with { sluice in
             let broken = """

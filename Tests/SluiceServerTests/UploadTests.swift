@@ -54,6 +54,13 @@ import Testing
             let list = try await sluice.send("GET", "/api/v1/tenants/acme/files", token: key)
             #expect((try list.json()["files"] as? [[String: Any]])?.count == 2)
             #expect(try ledgerCount(sluice, "acme") == 2)
+
+            let metrics = try await sluice.client.get("/metrics").text
+            #expect(metrics.contains("sluice_uploads_total{tenant=\"acme\",outcome=\"accepted\"} 2"), "\(metrics)")
+            #expect(metrics.contains("sluice_upload_received_bytes_total{tenant=\"acme\"} \(Double(Self.csv.count + other.count))"))
+            #expect(metrics.contains("sluice_staged_files{tenant=\"acme\"} 2"))
+            #expect(metrics.contains("sluice_upload_duration_seconds_count{tenant=\"acme\"} 2"))
+            #expect(metrics.contains("sluice_storage_quota_usage_ratio{tenant=\"acme\"}"))
         }
     }
 
