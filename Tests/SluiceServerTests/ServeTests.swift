@@ -70,7 +70,7 @@ import Testing
         #expect(try await sluice.terminate() == 0)
     }
 
-    @Test func twoInstancesStartingTogetherMigrateOnce() async throws {
+    @Test func twoInstancesStartingTogetherMigrateAndConfigureOnce() async throws {
         try await TestPostgres.withTemporaryCluster { cluster in
             let url = try await cluster.start()
             try await startTwoInstances(databaseURL: url)
@@ -80,8 +80,8 @@ import Testing
     private func startTwoInstances(databaseURL url: String) async throws {
         let dataDirectory = try TestPostgres.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let first = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/a"])
-        let second = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/b"])
+        let first = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/a", "--config", "examples"])
+        let second = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/b", "--config", "examples"])
         try await first.waitUntilReady()
         try await second.waitUntilReady()
 
@@ -92,6 +92,9 @@ import Testing
         for row in versions { #expect(try row.decode(Int.self, "n") == 1) }
         let instances = try connection.query("SELECT count(*)::int AS n FROM sluice.instances")
         #expect(try instances.first?.decode(Int.self, "n") == 2)
+        // Both loaded the same configuration directory; each tenant exists once.
+        let tenants = try connection.query("SELECT count(*)::int AS n FROM sluice.tenants")
+        #expect(try tenants.first?.decode(Int.self, "n") == 2)
 
         #expect(try await first.terminate() == 0)
         #expect(try await second.terminate() == 0)

@@ -144,9 +144,14 @@ public struct TenantService: Sendable {
                 _ = try await replace(definition, source: source)
                 logger.info("tenant updated from configuration", metadata: ["tenant": "\(definition.definition.id)"])
             } catch let error as ServiceError where error.code == "tenant_not_found" {
-                let created = try await create(definition, source: source)
-                logger.notice("tenant created from configuration; its API key is shown only now",
-                              metadata: ["tenant": "\(created.tenant.id)", "api_key": "\(created.apiKey)"])
+                do {
+                    let created = try await create(definition, source: source)
+                    logger.notice("tenant created from configuration; its API key is shown only now",
+                                  metadata: ["tenant": "\(created.tenant.id)", "api_key": "\(created.apiKey)"])
+                } catch let error as ServiceError where error.code == "tenant_exists" {
+                    // Another instance starting at the same time created it from the same file.
+                    continue
+                }
             }
         }
     }
