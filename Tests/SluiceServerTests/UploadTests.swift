@@ -142,7 +142,7 @@ import Testing
                 constraints:
                   max_ingest_rate: {bytes_per_second: 1KiB, burst: 8KiB}
                 """), contentType: "application/yaml")
-            #expect(try await upload(sluice, "slow", key: limited, name: "a.csv", [UInt8](repeating: 0x61, count: 12 * 1024)).status == 201)
+            #expect(try await upload(sluice, "slow", key: limited, name: "a.csv", [UInt8](repeating: 0x61, count: 64 * 1024)).status == 201)
             let throttled = try await upload(sluice, "slow", key: limited, name: "b.csv", Array("x\n".utf8))
             #expect(throttled.status == 429)
             #expect(throttled.errorCode == "rate_limited")
