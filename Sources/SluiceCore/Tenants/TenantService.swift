@@ -123,19 +123,7 @@ public struct TenantService: Sendable {
     /// their key once), replaces changed ones and leaves unchanged ones alone. Any invalid file fails
     /// the whole load, listing its problems, before anything is applied.
     public func applyConfigurationDirectory(_ directory: String) async throws {
-        let tenantsDirectory = URL(fileURLWithPath: directory).appendingPathComponent("tenants")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: tenantsDirectory.path) else { return }
-        var parsed: [(file: String, definition: ParsedTenantDefinition)] = []
-        for name in names.sorted() {
-            guard let format = TenantDefinitionParser.format(forFileName: name) else { continue }
-            let path = tenantsDirectory.appendingPathComponent(name).path
-            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-            do {
-                parsed.append((name, try TenantDefinitionParser.parse(bytes, format: format)))
-            } catch {
-                throw ServiceError(.invalid, error.code.rawValue, "tenant definition \(path) is invalid", details: error.problems)
-            }
-        }
+        let parsed = try ConfigurationDirectory.tenantDefinitions(in: directory)
         for (file, definition) in parsed {
             let source = "config:\(file)"
             do {
