@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs blocking work on a new dedicated thread and awaits its result, keeping it off the
 /// cooperative thread pool.
-func runOnDedicatedThread<T: Sendable>(
+public func runOnDedicatedThread<T: Sendable>(
     name: String, _ work: @Sendable @escaping () throws -> T
 ) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in

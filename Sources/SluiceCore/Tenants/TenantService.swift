@@ -123,7 +123,9 @@ public struct TenantService: Sendable {
     /// their key once), replaces changed ones and leaves unchanged ones alone. Any invalid file fails
     /// the whole load, listing its problems, before anything is applied.
     public func applyConfigurationDirectory(_ directory: String) async throws {
-        let parsed = try ConfigurationDirectory.tenantDefinitions(in: directory)
+        let parsed = try await runOnDedicatedThread(name: "sluice-config") {
+            try ConfigurationDirectory.tenantDefinitions(in: directory)
+        }
         for (file, definition) in parsed {
             let source = "config:\(file)"
             do {

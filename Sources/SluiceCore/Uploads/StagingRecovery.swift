@@ -18,7 +18,6 @@ public struct StagingRecovery: Sendable {
 
     /// Returns the paths it removed.
     public func run() async throws -> [String] {
-        var removed = try staging.sweepTemporaryFiles()
         let rows = try await pool.query(
             "SELECT id, tenant_id, stored_name, state FROM sluice.files WHERE state <> 'deleted'")
         var known = Set<String>()
@@ -32,21 +31,29 @@ public struct StagingRecovery: Sendable {
                 pending.append((id, path))
             }
         }
-        let tenants = (try? FileManager.default.contentsOfDirectory(atPath: staging.root)) ?? []
-        for tenant in tenants where StagingArea.isValidTenant(tenant) {
-            for name in try await staging.listFiles(tenant: tenant) {
-                let path = try await staging.inDirectory(tenant) + "/" + name
-                guard !known.contains(path) else { continue }
-                try? FileManager.default.removeItem(atPath: path)
-                removed.append(path)
+        let staging = staging
+        let pendingPaths = pending
+        let knownPaths = known
+        // File-system work stays off the cooperative pool.
+        let (removed, missing) = try await runOnDedicatedThread(name: "sluice-staging-recovery") { () throws -> ([String], [String]) in
+            var removed = try staging.sweepTemporaryFiles()
+            let manager = FileManager.default
+            for tenant in (try? manager.contentsOfDirectory(atPath: staging.root)) ?? [] where StagingArea.isValidTenant(tenant) {
+                let inbox = try staging.tenantDirectory(tenant) + "/in"
+                for name in (try? manager.contentsOfDirectory(atPath: inbox)) ?? []
+                where !name.hasPrefix(".") && !knownPaths.contains(inbox + "/" + name) {
+                    try? manager.removeItem(atPath: inbox + "/" + name)
+                    removed.append(inbox + "/" + name)
+                }
             }
+            return (removed, pendingPaths.filter { !manager.fileExists(atPath: $0.path) }.map(\.id))
         }
-        for file in pending where !FileManager.default.fileExists(atPath: file.path) {
+        for id in missing {
             _ = try await pool.execute("""
                 UPDATE sluice.files SET state = 'failed', state_changed_at = now(), error = 'the staged file is missing'
                 WHERE id = $1
-                """, [.init(file.id)])
-            logger.error("staged file missing", metadata: ["file": "\(file.id)", "path": "\(file.path)"])
+                """, [.init(id)])
+            logger.error("staged file missing", metadata: ["file": "\(id)"])
         }
         return removed
     }
