@@ -67,9 +67,10 @@ let package = Package(
 
         // Speed and memory benchmarks: each prints ratios against a baseline measured in the same run.
         .executableTarget(name: "SluiceBenchmarks", dependencies: [
-            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceMetrics", "SluiceStore", "SluiceTestSupport",
+            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceMetrics", "SluiceServer", "SluiceStore", "SluiceTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/SluiceBenchmarks"),
 
         // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.

@@ -6,6 +6,8 @@ import SluiceCompression
 final class FileReceiver {
     /// Bytes examined to recognise the content before anything is written.
     static let sniffLength = 4096
+    /// Bytes gathered before a write, so the writer's thread is visited per 256 KiB, not per socket read.
+    static let writeBatch = 256 * 1024
 
     let tenant: TenantDefinition
     let id: String
@@ -16,7 +18,8 @@ final class FileReceiver {
     private let sizeLimit: Int64
     private let quotaRemaining: Int64
     private let rateLimiter: RateLimiter
-    private var prefix: [UInt8] = []
+    /// Received bytes not yet written: the sniffing prefix, then the current write batch.
+    private var pending: [UInt8] = []
     private var sniffed = false
     private var received: Int64 = 0
 
@@ -53,27 +56,30 @@ final class FileReceiver {
             throw ServiceError(.insufficientStorage, "quota_exceeded", "the tenant's storage quota would be exceeded")
         }
         rateLimiter.consume(key: tenant.id, bytes: chunk.count)
-        if sniffed {
-            try await write(chunk)
-            return
+        pending += chunk
+        if !sniffed && pending.count >= Self.sniffLength {
+            try checkContent(pending)
+            sniffed = true
         }
-        prefix += chunk
-        if prefix.count >= Self.sniffLength { try await flushPrefix() }
+        if sniffed && pending.count >= Self.writeBatch { try await writePending() }
     }
 
     func finish() async throws -> StagedFile {
-        if !sniffed { try await flushPrefix() }
+        if !sniffed {
+            try checkContent(pending)
+            sniffed = true
+        }
+        try await writePending()
         return try await writer.finish()
     }
 
     func discard() async { await writer.discard() }
 
-    private func flushPrefix() async throws {
-        try checkContent(prefix)
-        sniffed = true
-        let bytes = prefix
-        prefix = []
-        if !bytes.isEmpty { try await write(bytes) }
+    private func writePending() async throws {
+        guard !pending.isEmpty else { return }
+        let bytes = pending
+        pending.removeAll(keepingCapacity: true)
+        try await write(bytes)
     }
 
     private func write(_ bytes: [UInt8]) async throws {
