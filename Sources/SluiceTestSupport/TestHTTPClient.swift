@@ -100,7 +100,7 @@ public final class TestConnection: @unchecked Sendable {
     private let socket: Int32
     private var buffer: [UInt8] = []
 
-    init(host: String, port: UInt16) throws {
+    public init(host: String, port: UInt16) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw TestClientError("socket() failed") }
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
