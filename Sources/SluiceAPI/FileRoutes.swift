@@ -33,8 +33,10 @@ public struct FileRoutes: Sendable {
                     let tenant = request.pathParameter("tenant")
                     try await auth.requireTenant(request, tenant)
                     let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
-                    let files = try await uploads.files(tenant: tenant, limit: limit, state: request.query["state"])
-                    return .json(["files": files.map { FileBody(file: $0, duplicate: nil) }])
+                    let files = try await uploads.files(tenant: tenant, limit: limit, state: request.query["state"],
+                                                        before: request.query["before"])
+                    return .json(FileList(files: files.map { FileBody(file: $0, duplicate: nil) },
+                                          next: files.count == limit ? files.last?.id : nil))
                 }
             }),
             Route(.get, "/api/v1/tenants/{tenant}/files/{id}", .streaming { request, _ in
@@ -46,6 +48,12 @@ public struct FileRoutes: Sendable {
                 }
             }),
         ]
+    }
+
+    /// A page of files; `next` is the `before` cursor of the following page, when there may be one.
+    private struct FileList: Encodable {
+        let files: [FileBody]
+        let next: String?
     }
 
     /// A file entry as the API shows it, flat, with `duplicate` only on duplicate uploads.

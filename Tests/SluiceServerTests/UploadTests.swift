@@ -53,6 +53,13 @@ import Testing
 
             let list = try await sluice.send("GET", "/api/v1/tenants/acme/files", token: key)
             #expect((try list.json()["files"] as? [[String: Any]])?.count == 2)
+            let firstPage = try await sluice.send("GET", "/api/v1/tenants/acme/files?limit=1", token: key)
+            let newest = try #require((try firstPage.json()["files"] as? [[String: Any]])?.first?["id"] as? String)
+            let cursor = try #require(try firstPage.json()["next"] as? String)
+            let secondPage = try await sluice.send("GET", "/api/v1/tenants/acme/files?limit=1&before=\(cursor)", token: key)
+            let older = try #require((try secondPage.json()["files"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(older == id)
+            #expect(newest != id)
             #expect(try ledgerCount(sluice, "acme") == 2)
 
             let metrics = try await sluice.client.get("/metrics").text

@@ -207,12 +207,14 @@ public struct UploadService: Sendable {
         return try FileRecord(row: row)
     }
 
-    /// The tenant's files, newest first, `limit` at a time before `before` (a file id) if given.
-    public func files(tenant: String, limit: Int, state: String?) async throws -> [FileRecord] {
+    /// The tenant's files, newest first, at most `limit`; `before` (a file id) continues a listing.
+    /// File ids sort by arrival, so they double as the paging cursor.
+    public func files(tenant: String, limit: Int, state: String?, before: String?) async throws -> [FileRecord] {
         try await pool.query("""
             SELECT \(FileRecord.columns) FROM sluice.files
-            WHERE tenant_id = $1 AND ($2::text IS NULL OR state = $2) ORDER BY received_at DESC, id DESC LIMIT $3
-            """, [.init(tenant), .init(state), .init(limit)]).map { try FileRecord(row: $0) }
+            WHERE tenant_id = $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR id < $3)
+            ORDER BY id DESC LIMIT $4
+            """, [.init(tenant), .init(state), .init(before), .init(limit)]).map { try FileRecord(row: $0) }
     }
 
     struct Usage {
