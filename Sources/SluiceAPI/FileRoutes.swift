@@ -5,10 +5,14 @@ import SluiceHTTP
 /// `/api/v1/tenants/{tenant}/files…`: a tenant's uploads into its staging area and its file ledger.
 public struct FileRoutes: Sendable {
     private let uploads: UploadService
+    private let queue: FileQueue
+    private let rejects: RejectLog
     private let auth: Authenticator
 
-    public init(uploads: UploadService, auth: Authenticator) {
+    public init(uploads: UploadService, queue: FileQueue, rejects: RejectLog, auth: Authenticator) {
         self.uploads = uploads
+        self.queue = queue
+        self.rejects = rejects
         self.auth = auth
     }
 
@@ -47,7 +51,31 @@ public struct FileRoutes: Sendable {
                                           duplicate: nil))
                 }
             }),
+            Route(.post, "/api/v1/tenants/{tenant}/files/{id}/replay", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    return .json(FileBody(file: try await queue.replay(tenant: tenant, fileID: request.pathParameter("id")),
+                                          duplicate: nil), status: 202)
+                }
+            }),
+            Route(.get, "/api/v1/tenants/{tenant}/files/{id}/rejects", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
+                    let page = try await rejects.page(tenant: tenant, fileID: request.pathParameter("id"),
+                                                      after: Int(request.query["after"] ?? "") ?? 0, limit: limit)
+                    return .json(RejectPage(rejects: page, next: page.count == limit ? page.last?.recordNumber : nil))
+                }
+            }),
         ]
+    }
+
+    /// A page of rejected rows; `next` is the `after` cursor of the following page.
+    private struct RejectPage: Encodable {
+        let rejects: [RejectRecord]
+        let next: Int?
     }
 
     /// A page of files; `next` is the `before` cursor of the following page, when there may be one.

@@ -60,6 +60,8 @@ public enum PlatformSchema {
             CREATE INDEX files_pending ON sluice.files (state, received_at) WHERE state IN ('received', 'queued', 'ingesting');
             COMMENT ON TABLE sluice.files IS 'The ledger of uploaded files: a row exists exactly when the staged file is visible';
             """),
+        IngestionReports.migration,
+        FileQueue.migration,
     ]
 
     /// A migrator for the platform schema.

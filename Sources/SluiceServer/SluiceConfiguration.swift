@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 import SluiceHTTP
 
 /// Everything `sluice serve` needs, with defaults; built from flags, environment and the config directory.
@@ -9,6 +10,8 @@ public struct SluiceConfiguration: Sendable {
     public var store = Store()
     /// Metrics exposition.
     public var metrics = Metrics()
+    /// Batch ingestion of staged files.
+    public var ingest = BatchIngestManager.Configuration()
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
     public var dataDirectory = ".sluice"
     /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`.

@@ -75,13 +75,19 @@ public final class SluiceService: Sendable {
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
                                     metrics: uploadMetrics, logger: logger)
         let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
+        let ingest = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
+                                        metrics: IngestMetrics(registry: registry), logger: logger,
+                                        owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 
+        let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let components = ComponentRegistry()
         let heartbeat = InstanceHeartbeat(pool: pool, version: SluiceBuild.version, logger: logger)
         let background = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await heartbeat.run(components: components) }
                 group.addTask { await uploadMetrics.run(pool: pool, components: components) }
+                group.addTask { await ingest.run(components: components) }
+                group.addTask { await reportPartitions.run(components: components, registry: registry) }
             }
         }
 
@@ -89,7 +95,8 @@ public final class SluiceService: Sendable {
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
                             + TenantRoutes(tenants: tenants, auth: auth).routes
-                            + FileRoutes(uploads: uploads, auth: auth).routes)
+                            + FileRoutes(uploads: uploads, queue: FileQueue(pool: pool), rejects: RejectLog(pool: pool), auth: auth).routes
+                            + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         do {

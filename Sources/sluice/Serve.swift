@@ -39,6 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds scrapes share one rendered /metrics snapshot (0 = render every scrape).")
     var metricsMaxAge: Double = 1
 
+    @Option(help: "Files ingested at once by this process (0 = stage uploads without ingesting them).")
+    var ingestWorkers: Int = 2
+
     @Option(help: "Maximum store (PostgreSQL) connections.")
     var storeConnections: Int = 10
 
@@ -52,7 +55,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--config \(config) is not a directory")
             }
         }
-        guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0 else {
+        guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0 else {
             throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive")
         }
     }
@@ -69,6 +72,7 @@ struct Serve: AsyncParsableCommand {
         configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
         configuration.store.maximumConnections = storeConnections
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
+        configuration.ingest.workers = ingestWorkers
         configuration.dataDirectory = dataDir
         configuration.configDirectory = configDirectory
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")

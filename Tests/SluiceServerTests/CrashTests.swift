@@ -12,7 +12,7 @@ import Glibc
         let databaseURL = try await TestPostgres.makeDatabase()
         let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-crash")
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory]
+        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "0"]
         let environment = ["SLUICE_ADMIN_TOKEN": "crash-admin"]
         let first = try SluiceProcess(serve: arguments, environment: environment)
         try await first.waitUntilReady()
@@ -60,7 +60,8 @@ import Glibc
     @Test func oneGigabyteUploadStreamsWithBoundedMemory() async throws {
         let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-big")
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", dataDirectory],
+        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", dataDirectory,
+                                                "--ingest-workers", "0"],
                                        environment: ["SLUICE_ADMIN_TOKEN": "big-admin"])
         try await sluice.waitUntilReady()
         let created = try await sluice.client.send("POST", "/api/v1/tenants", headers: [

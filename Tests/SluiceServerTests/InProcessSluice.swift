@@ -22,7 +22,8 @@ final class InProcessSluice: Sendable {
         self.task = task
     }
 
-    static func start(configDirectory: String? = nil) async throws -> InProcessSluice {
+    /// `ingestWorkers` is 0 by default: upload tests look at files as staged, before ingestion.
+    static func start(configDirectory: String? = nil, ingestWorkers: Int = 0) async throws -> InProcessSluice {
         var configuration = SluiceConfiguration()
         configuration.http.address = .init(host: "127.0.0.1", port: 0)
         configuration.store.databaseURL = try await TestPostgres.makeDatabase()
@@ -30,6 +31,8 @@ final class InProcessSluice: Sendable {
         configuration.configDirectory = configDirectory
         configuration.adminToken = adminToken
         configuration.metrics.snapshotMaximumAgeSeconds = 0
+        configuration.ingest.workers = ingestWorkers
+        configuration.ingest.pollInterval = .milliseconds(50)
         var logger = Logger(label: "sluice-test")
         logger.logLevel = .warning
         let service = SluiceService(configuration: configuration, logger: logger)
@@ -46,8 +49,9 @@ final class InProcessSluice: Sendable {
     }
 
     /// Runs `body` against a fresh service and always stops it afterwards.
-    static func with<T>(configDirectory: String? = nil, _ body: (InProcessSluice) async throws -> T) async throws -> T {
-        let sluice = try await start(configDirectory: configDirectory)
+    static func with<T>(configDirectory: String? = nil, ingestWorkers: Int = 0,
+                        _ body: (InProcessSluice) async throws -> T) async throws -> T {
+        let sluice = try await start(configDirectory: configDirectory, ingestWorkers: ingestWorkers)
         do {
             let result = try await body(sluice)
             try await sluice.stop()

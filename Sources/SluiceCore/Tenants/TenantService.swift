@@ -94,6 +94,7 @@ public struct TenantService: Sendable {
             let deleted = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
             guard deleted == 1 else { throw ServiceError.tenantNotFound(id) }
             _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
+            _ = try connection.execute("DELETE FROM sluice.ingestion_reports WHERE tenant_id = $1", [.init(id)])
         }
         try await staging.removeTenant(id)
         logger.info("tenant deleted", metadata: ["tenant": "\(id)"])

@@ -16,19 +16,27 @@ public struct FileRecord: Sendable, Encodable, Equatable {
     public let receivedAt: Date
     public let stateChangedAt: Date
     public let error: String?
+    /// Set once ingestion finished: rows read = ingested + rejected.
+    public let rowsTotal: Int64?
+    public let rowsIngested: Int64?
+    public let rowsRejected: Int64?
+    public let attempts: Int
 
     enum CodingKeys: String, CodingKey {
-        case id, tenant, format, compressed, size, sha256, state, error
+        case id, tenant, format, compressed, size, sha256, state, error, attempts
         case originalName = "name"
         case storedName = "stored_name"
         case receivedAt = "received_at"
         case stateChangedAt = "state_changed_at"
+        case rowsTotal = "rows_total"
+        case rowsIngested = "rows_ingested"
+        case rowsRejected = "rows_rejected"
     }
 
     /// The ledger columns `init(row:)` reads.
     static let columns = """
         id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state, received_at, \
-        state_changed_at, error
+        state_changed_at, error, rows_total, rows_ingested, rows_rejected, attempts
         """
 
     init(row: PostgresRow) throws {
@@ -44,6 +52,10 @@ public struct FileRecord: Sendable, Encodable, Equatable {
         receivedAt = try row.decode(Date.self, "received_at") ?? Date(timeIntervalSince1970: 0)
         stateChangedAt = try row.decode(Date.self, "state_changed_at") ?? Date(timeIntervalSince1970: 0)
         error = try row.decode(String.self, "error")
+        rowsTotal = try row.decode(Int64.self, "rows_total")
+        rowsIngested = try row.decode(Int64.self, "rows_ingested")
+        rowsRejected = try row.decode(Int64.self, "rows_rejected")
+        attempts = try row.decode(Int.self, "attempts") ?? 0
     }
 }
 

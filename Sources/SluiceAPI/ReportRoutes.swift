@@ -1,0 +1,49 @@
+import Foundation
+import SluiceCore
+import SluiceHTTP
+
+/// Ingestion reports: a tenant's own (`…/tenants/{tenant}/reports`) and per-tenant totals for operators.
+public struct ReportRoutes: Sendable {
+    private let reports: IngestionReports
+    private let auth: Authenticator
+
+    public init(reports: IngestionReports, auth: Authenticator) {
+        self.reports = reports
+        self.auth = auth
+    }
+
+    public var routes: [Route] {
+        [
+            Route(.get, "/api/v1/tenants/{tenant}/reports", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let (from, to) = try Self.window(request)
+                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
+                    return .json(["reports": try await reports.list(tenant: tenant, from: from, to: to, limit: limit)])
+                }
+            }),
+            Route(.get, "/api/v1/reports/summary", .streaming { request, _ in
+                try await answering {
+                    try auth.requireAdmin(request)
+                    let (from, to) = try Self.window(request)
+                    return .json(["tenants": try await reports.summary(from: from, to: to)])
+                }
+            }),
+        ]
+    }
+
+    /// `from` and `to` as ISO-8601 times; the last 24 hours by default.
+    private static func window(_ request: HTTPRequest) throws -> (Date, Date) {
+        func parse(_ name: String) throws -> Date? {
+            guard let text = request.query[name] else { return nil }
+            guard let date = try? Date(text, strategy: .iso8601) else {
+                throw HTTPError.badRequest("invalid_time", "\(name) must be an ISO-8601 time such as 2026-11-21T00:00:00Z")
+            }
+            return date
+        }
+        let to = try parse("to") ?? Date()
+        let from = try parse("from") ?? to.addingTimeInterval(-86_400)
+        return (from, to)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import SluiceStore
+import Synchronization
+
+/// The batch ingest manager: queues arrived files (on arrival, or at a tenant's cron times) and runs
+/// `workers` workers that lease files from the ledger and ingest them with ``FileIngestor``.
+public final class BatchIngestManager: Sendable {
+    public struct Configuration: Sendable {
+        /// Files ingested at once by this process.
+        public var workers = 2
+        /// How long a claimed file stays leased without renewal (renewed every third of it).
+        public var lease: Duration = .seconds(60)
+        /// Pause between looks for new work when idle.
+        public var pollInterval: Duration = .milliseconds(250)
+        /// gzip limits: inflated bytes and inflated/compressed ratio.
+        public var maximumInflatedBytes = 64 << 30
+        public var maximumInflationRatio = 200
+        public init() {}
+    }
+
+    public static let componentName = "batch-ingest"
+
+    private let configuration: Configuration
+    private let pool: PostgresConnectionPool
+    private let queue: FileQueue
+    private let tenants: TenantService
+    private let staging: StagingArea
+    private let metrics: IngestMetrics
+    private let logger: Logger
+    private let owner: String
+    /// Set when the manager stops, so files in progress abort promptly instead of delaying shutdown.
+    private let stopping = Atomic<Bool>(false)
+
+    public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
+                metrics: IngestMetrics, logger: Logger, owner: String) {
+        self.configuration = configuration
+        self.pool = pool
+        self.queue = FileQueue(pool: pool)
+        self.tenants = tenants
+        self.staging = staging
+        self.metrics = metrics
+        self.logger = logger
+        self.owner = owner
+    }
+
+    /// Runs the scheduler and the workers until cancelled.
+    public func run(components: ComponentRegistry) async {
+        components.setRunning(Self.componentName, true)
+        defer { components.setRunning(Self.componentName, false) }
+        await withTaskCancellationHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.schedule() }
+                for index in 0..<max(0, configuration.workers) {
+                    group.addTask { await self.work(index) }
+                }
+            }
+        } onCancel: {
+            stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Queues files of tenants without a schedule as they arrive, and those of scheduled tenants when
+    /// their cron expression fires.
+    private func schedule() async {
+        var lastLook = Date()
+        while !Task.isCancelled {
+            let now = Date()
+            do {
+                try await queue.queueArrivals()
+                for tenant in try await tenants.list() {
+                    guard let cron = tenant.definition.serviceAgreement.schedule,
+                          let next = cron.nextDate(after: lastLook), next <= now else { continue }
+                    let queued = try await queue.queueTenant(tenant.id)
+                    if queued > 0 { logger.info("scheduled ingestion", metadata: ["tenant": "\(tenant.id)", "files": "\(queued)"]) }
+                }
+            } catch {
+                logger.warning("ingest scheduling failed", metadata: ["error": "\(error)"])
+            }
+            lastLook = now
+            try? await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    private func work(_ index: Int) async {
+        let worker = "\(owner)/\(index)"
+        while !Task.isCancelled {
+            let claim: FileQueue.Claim?
+            do {
+                claim = try await queue.claim(owner: worker, lease: configuration.lease)
+            } catch {
+                logger.warning("claiming a file failed", metadata: ["error": "\(error)"])
+                claim = nil
+            }
+            guard let claim else {
+                try? await Task.sleep(for: configuration.pollInterval)
+                continue
+            }
+            metrics.busyWorkers(+1)
+            await ingest(claim, worker: worker)
+            metrics.busyWorkers(-1)
+        }
+    }
+
+    private func ingest(_ claim: FileQueue.Claim, worker: String) async {
+        let file = claim.file
+        let lease = configuration.lease
+        let renewal = Task { [queue] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: lease / 3)
+                try? await queue.renew(fileID: file.id, owner: worker, lease: lease)
+            }
+        }
+        defer { renewal.cancel() }
+        let report = IngestReportBuilder(claim: claim)
+        do {
+            let definition = try await tenants.get(file.tenant).definition
+            let ingestor = FileIngestor(definition: definition, staging: staging,
+                                        limits: .init(maximumInflatedBytes: configuration.maximumInflatedBytes,
+                                                      maximumRatio: configuration.maximumInflationRatio),
+                                        shouldStop: { [self] in stopping.load(ordering: .relaxed) })
+            let outcome = try await pool.withConnection { connection in
+                try ingestor.ingest(claim, on: connection) { connection, outcome in
+                    try Self.record(outcome, of: file, worker: worker, report: report, appKind: definition.ingestApp.kind.rawValue,
+                                    on: connection)
+                }
+            }
+            metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
+                           seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
+            logger.info("file ingested", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "state": "\(outcome.state)",
+                                                    "rows": "\(outcome.rowsIngested)", "rejected": "\(outcome.rowsRejected)"])
+        } catch is CancellationError {
+            _ = try? await queue.release(fileID: file.id, owner: worker)
+            logger.info("file ingestion interrupted by shutdown; it is queued again", metadata: ["file": "\(file.id)"])
+        } catch {
+            let message = (error as? ServiceError)?.message ?? "\(error)"
+            var failed = FileIngestor.Outcome()
+            failed.state = "failed"
+            failed.error = message
+            let outcome = failed
+            do {
+                try await pool.withTransaction { connection in
+                    try Self.record(outcome, of: file, worker: worker, report: report, appKind: nil, on: connection)
+                }
+            } catch {
+                logger.error("recording a failed ingestion failed", metadata: ["file": "\(file.id)", "error": "\(error)"])
+            }
+            metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
+                           seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
+            logger.warning("file ingestion failed", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "error": "\(message)"])
+        }
+    }
+
+    /// Finishes the file in the ledger and writes its report, in the caller's transaction. Fails (and so
+    /// rolls everything back) if this worker no longer holds the lease.
+    private static func record(_ outcome: FileIngestor.Outcome, of file: FileRecord, worker: String,
+                               report: IngestReportBuilder, appKind: String?, on connection: PostgresConnection) throws {
+        let updated = try connection.execute("""
+            UPDATE sluice.files SET state = $2, state_changed_at = now(), ingest_finished_at = now(),
+                rows_total = $3, rows_ingested = $4, rows_rejected = $5, error = $6, lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $7 AND state = 'ingesting'
+            """, [.init(file.id), .init(outcome.state), .init(outcome.rowsTotal), .init(outcome.rowsIngested),
+                  .init(outcome.rowsRejected), .init(outcome.error), .init(worker)])
+        guard updated == 1 else {
+            throw ServiceError(.conflict, "lease_lost", "the lease on file \(file.id) was lost; another worker ingests it")
+        }
+        try report.insert(outcome, appKind: appKind, on: connection)
+    }
+}
