@@ -156,7 +156,7 @@ public final class BatchIngestManager: Sendable {
     private static func record(_ outcome: FileIngestor.Outcome, of file: FileRecord, worker: String,
                                report: IngestReportBuilder, appKind: String?, on connection: PostgresConnection) throws {
         let updated = try connection.execute("""
-            UPDATE sluice.files SET state = $2, state_changed_at = now(), ingest_finished_at = now(),
+            UPDATE sluice.files SET state = $2, state_changed_at = clock_timestamp(), ingest_finished_at = clock_timestamp(),
                 rows_total = $3, rows_ingested = $4, rows_rejected = $5, error = $6, lease_owner = NULL, lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $7 AND state = 'ingesting'
             """, [.init(file.id), .init(outcome.state), .init(outcome.rowsTotal), .init(outcome.rowsIngested),
