@@ -162,12 +162,13 @@ import Testing
         let pool = try await migratedPool()
         var bad = report(startedAt: day)
         bad.finishedAt = day.addingTimeInterval(-1)
-        await #expect(throws: ReportError(code: "invalid_report", message: "finished_at precedes started_at")) {
-            try await insert(bad, into: pool)
-        }
-        await #expect(throws: ReportError.self) {
+        let invalid = await #expect(throws: ServiceError.self) { try await insert(bad, into: pool) }
+        #expect(invalid?.code == "invalid_report")
+        #expect(invalid?.message == "finished_at precedes started_at")
+        let argument = await #expect(throws: ServiceError.self) {
             try await IngestionReports(pool: pool).list(tenant: "tenant-a", from: day, to: day, limit: 0)
         }
+        #expect(argument?.code == "invalid_argument")
     }
 
     @Test func reportsLandInTheirDaysPartition() async throws {

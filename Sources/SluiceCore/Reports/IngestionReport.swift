@@ -80,12 +80,12 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
 
     /// Throws `invalid_report` for a report that cannot be stored as is.
     func validate() throws {
-        if tenantID.isEmpty { throw ReportError.invalidReport("tenant_id is empty") }
-        if sourceID.isEmpty { throw ReportError.invalidReport("source_id is empty") }
-        if bytes < 0 { throw ReportError.invalidReport("bytes is negative") }
-        if finishedAt < startedAt { throw ReportError.invalidReport("finished_at precedes started_at") }
+        if tenantID.isEmpty { throw ServiceError(.invalid, "invalid_report", "tenant_id is empty") }
+        if sourceID.isEmpty { throw ServiceError(.invalid, "invalid_report", "source_id is empty") }
+        if bytes < 0 { throw ServiceError(.invalid, "invalid_report", "bytes is negative") }
+        if finishedAt < startedAt { throw ServiceError(.invalid, "invalid_report", "finished_at precedes started_at") }
         let counts = [rowsTotal, rowsIngested, rowsRejected].compactMap { $0 } + Array(rejectedByReason.values)
-        if counts.contains(where: { $0 < 0 }) { throw ReportError.invalidReport("a row count is negative") }
+        if counts.contains(where: { $0 < 0 }) { throw ServiceError(.invalid, "invalid_report", "a row count is negative") }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -81,7 +81,7 @@ public struct IngestionReports: Sendable {
 
     /// The tenant's reports started in `[from, to)`, newest first; `limit` must be in 1...10 000.
     public func list(tenant: String, from: Date, to: Date, limit: Int = 100) async throws -> [IngestionReport] {
-        guard (1...10_000).contains(limit) else { throw ReportError.invalidArgument("limit must be in 1...10000") }
+        guard (1...10_000).contains(limit) else { throw ServiceError(.invalid, "invalid_argument", "limit must be in 1...10000") }
         let rows = try await pool.query("""
             SELECT \(IngestionReport.columns) FROM \(Self.table)
             WHERE tenant_id = $1 AND started_at >= $2 AND started_at < $3

@@ -28,7 +28,7 @@ public struct ReportPartitionMaintenance: Sendable {
     /// moved into it.
     @discardableResult
     public func ensurePartitions(from: Date, daysAhead: Int = 7) async throws -> [String] {
-        guard (0...366).contains(daysAhead) else { throw ReportError.invalidArgument("daysAhead must be in 0...366") }
+        guard (0...366).contains(daysAhead) else { throw ServiceError(.invalid, "invalid_argument", "daysAhead must be in 0...366") }
         let today = ReportPartitionDay(containing: from)
         let days = (-1...daysAhead).map { today.advanced(by: $0) }
         return try await pool.withTransaction { connection in
