@@ -68,6 +68,7 @@ import Testing
             #expect(metrics.contains("sluice_staged_files{tenant=\"acme\"} 2"))
             #expect(metrics.contains("sluice_upload_duration_seconds_count{tenant=\"acme\"} 2"))
             #expect(metrics.contains("sluice_storage_quota_usage_ratio{tenant=\"acme\"}"))
+            #expect(metrics.contains("sluice_ingest_queue_oldest_age_seconds{tenant=\"acme\"}"))
         }
     }
 

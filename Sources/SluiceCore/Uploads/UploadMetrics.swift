@@ -10,6 +10,7 @@ public final class UploadMetrics: Sendable {
     private let stagedFiles: GaugeFamily
     private let storedBytes: GaugeFamily
     private let quotaRatio: GaugeFamily
+    private let oldestWaiting: GaugeFamily
     /// Tenants whose staging gauges are exported, so deleted tenants' series can be dropped.
     private let exported = Mutex<Set<String>>([])
 
@@ -23,12 +24,15 @@ public final class UploadMetrics: Sendable {
                                       help: "Time to receive, check and stage one upload.",
                                       labelNames: ["tenant"], buckets: Buckets.exponential(start: 0.005, factor: 4, count: 9))
         stagedFiles = registry.gauge(name: "sluice_staged_files",
-                                     help: "Files staged and not yet ingested, by tenant.", labelNames: ["tenant"])
+                                     help: "Files staged and not yet ingested (the tenant's queue depth).", labelNames: ["tenant"])
         storedBytes = registry.gauge(name: "sluice_staged_bytes",
                                      help: "Bytes of the tenant's files in staging (counted against its quota).",
                                      labelNames: ["tenant"])
         quotaRatio = registry.gauge(name: "sluice_storage_quota_usage_ratio",
                                     help: "Staged bytes divided by the tenant's storage quota.", labelNames: ["tenant"])
+        oldestWaiting = registry.gauge(name: "sluice_ingest_queue_oldest_age_seconds",
+                                       help: "Age of the tenant's oldest file waiting for ingestion (0 when none waits).",
+                                       labelNames: ["tenant"])
     }
 
     func recordUpload(tenant: String, outcome: String, bytes received: Int64, seconds: Double) {
@@ -42,7 +46,8 @@ public final class UploadMetrics: Sendable {
         guard let rows = try? await pool.query("""
             SELECT t.id, (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
                    count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
-                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored
+                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored,
+                   coalesce(extract(epoch FROM now() - min(f.received_at) FILTER (WHERE f.state IN ('received', 'queued'))), 0)::float8 AS oldest
             FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id GROUP BY t.id
             """) else { return }
         var present = Set<String>()
@@ -51,6 +56,7 @@ public final class UploadMetrics: Sendable {
             present.insert(tenant)
             set(tenant: tenant, staged: (try? row.decode(Int.self, "staged")) ?? 0,
                 stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
+            oldestWaiting.labels(tenant).set((try? row.decode(Double.self, "oldest")) ?? 0)
         }
         let gone = exported.withLock { exported in
             defer { exported = present }
@@ -60,6 +66,7 @@ public final class UploadMetrics: Sendable {
             stagedFiles.remove(tenant)
             storedBytes.remove(tenant)
             quotaRatio.remove(tenant)
+            oldestWaiting.remove(tenant)
         }
     }
 
