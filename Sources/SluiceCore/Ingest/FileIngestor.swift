@@ -57,7 +57,7 @@ struct FileIngestor: Sendable {
             var rejects: [Reject] = []
             let reader = StagedFileReader(path: path, gzip: file.compressed, limits: limits)
             _ = try connection.copyIn("COPY sluice_stage (\((columns + [source]).joined(separator: ", "))) FROM STDIN") { writer in
-                var records = try RecordStream(definition: definition, format: file.format)
+                var records = RecordStream(definition: definition, format: file.format)
                 func take(_ record: RecordStream.Record) throws {
                     outcome.rowsTotal += 1
                     if outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }

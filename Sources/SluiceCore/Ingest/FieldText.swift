@@ -1,0 +1,142 @@
+/// Byte-level parsing of field text into COPY-ready text, one function per schema type family.
+///
+/// Inputs are trimmed of surrounding spaces and tabs by the caller. Failures carry a
+/// ``RecordRejection/Code`` and a message; the validator adds the field name.
+enum FieldText {
+    struct Failure: Error {
+        let code: String
+        let message: String
+    }
+
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+
+    /// Converts `text` to the COPY text of a non-string `type`.
+    static func convert(_ text: Bytes, to type: AvroType) throws(Failure) -> String {
+        switch type {
+        case .string: return try utf8(text)
+        case .int, .long:
+            _ = try integer(text, bits: type == .int ? 32 : 64, code: RecordRejection.Code.invalidInt, what: "an integer")
+            return ascii(text)
+        case .float, .double:
+            try checkNumber(text, single: type == .float)
+            return ascii(text)
+        case .boolean: return try boolean(text)
+        case .date: return try date(text)
+        case .timestampMillis: return try timestamp(text)
+        }
+    }
+
+    /// `text` with leading and trailing spaces and tabs removed.
+    static func trimmed(_ text: Bytes) -> Bytes {
+        var start = 0
+        var end = text.count
+        while start < end, text[start] == 0x20 || text[start] == 0x09 { start += 1 }
+        while end > start, text[end - 1] == 0x20 || text[end - 1] == 0x09 { end -= 1 }
+        return Bytes(rebasing: text[start..<end])
+    }
+
+    /// `text` as a string PostgreSQL can store: valid UTF-8 without NUL.
+    static func utf8(_ text: Bytes) throws(Failure) -> String {
+        guard let string = String(validating: text, as: UTF8.self) else {
+            throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text is not valid UTF-8")
+        }
+        try checkNoNUL(text)
+        return string
+    }
+
+    static func checkNoNUL(_ text: Bytes) throws(Failure) {
+        guard !text.contains(0) else {
+            throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text contains NUL, which PostgreSQL cannot store")
+        }
+    }
+
+    private static func ascii(_ text: Bytes) -> String { String(decoding: text, as: UTF8.self) }
+
+    static func quoted(_ text: Bytes) -> String {
+        let string = String(decoding: text.prefix(40), as: UTF8.self)
+        return text.count > 40 ? "'\(string)…'" : "'\(string)'"
+    }
+
+    // MARK: Numbers
+
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+    /// An optionally signed decimal integer of `bits` (32 or 64) bits.
+    static func integer(_ text: Bytes, bits: Int, code: String, what: String) throws(Failure) -> Int64 {
+        var index = 0
+        var negative = false
+        if let first = text.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            negative = first == UInt8(ascii: "-")
+            index = 1
+        }
+        guard index < text.count else { throw Failure(code: code, message: "\(quoted(text)) is not \(what)") }
+        var magnitude: UInt64 = 0
+        var overflow = false
+        while index < text.count {
+            let digit = text[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { throw Failure(code: code, message: "\(quoted(text)) is not \(what)") }
+            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit))
+            overflow = overflow || overflow1 || overflow2
+            magnitude = sum
+            index += 1
+        }
+        let limit: UInt64 = (1 << (bits - 1)) - (negative ? 0 : 1)
+        guard !overflow, magnitude <= limit else {
+            throw Failure(code: RecordRejection.Code.outOfRange, message: "\(quoted(text)) does not fit in \(bits) bits")
+        }
+        return negative ? Int64(bitPattern: 0 &- magnitude) : Int64(magnitude)
+    }
+
+    /// Checks a finite decimal number (`1`, `-1.5`, `.5`, `1e3`) that PostgreSQL can store without
+    /// overflowing or underflowing; `NaN` and `Infinity` are rejected.
+    static func checkNumber(_ text: Bytes, single: Bool) throws(Failure) {
+        let invalid = Failure(code: RecordRejection.Code.invalidNumber, message: "\(quoted(text)) is not a finite number")
+        var index = 0
+        if let first = text.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") { index = 1 }
+        var digits = 0
+        var nonZero = false
+        var sawPoint = false
+        var sawExponent = false
+        while index < text.count {
+            let byte = text[index]
+            if isDigit(byte) {
+                digits += 1
+                nonZero = nonZero || byte != UInt8(ascii: "0")
+            } else if byte == UInt8(ascii: "."), !sawPoint {
+                sawPoint = true
+            } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                guard digits > 0 else { throw invalid }
+                index += 1
+                if index < text.count, text[index] == UInt8(ascii: "+") || text[index] == UInt8(ascii: "-") { index += 1 }
+                guard index < text.count, text[index...].allSatisfy(isDigit) else { throw invalid }
+                sawExponent = true
+                break
+            } else {
+                throw invalid
+            }
+            index += 1
+        }
+        guard digits > 0 else { throw invalid }
+        // Short plain literals are always in range; others are parsed as PostgreSQL would.
+        guard sawExponent || text.count > 15 else { return }
+        let string = ascii(text)
+        let magnitude = single ? Float(string).map(Double.init) : Double(string)
+        guard let magnitude, magnitude.isFinite, magnitude != 0 || !nonZero else {
+            throw Failure(code: RecordRejection.Code.outOfRange, message: "\(quoted(text)) is out of range for \(single ? "float" : "double")")
+        }
+    }
+
+    // MARK: Booleans
+
+    static func boolean(_ text: Bytes) throws(Failure) -> String {
+        if text.count <= 5 {
+            switch ascii(text).lowercased() {
+            case "true", "t", "1", "yes": return "t"
+            case "false", "f", "0", "no": return "f"
+            default: break
+            }
+        }
+        throw Failure(code: RecordRejection.Code.invalidBoolean, message: "\(quoted(text)) is not a boolean")
+    }
+}
