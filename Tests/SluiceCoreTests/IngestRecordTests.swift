@@ -163,7 +163,7 @@ import Testing
         let long = ["1", "a", "2", "f", "extra"].map { Array($0.utf8) }
         #expect(code(validator.validate(csvFields: long, mapping: positional).map { _ in nil }) == "field_count_mismatch")
         #expect(validator.validate(csvFields: Array(long.prefix(4)), mapping: positional) == .success(["1", "a", "2", "f"]))
-        #expect(throws: IngestError.self) { try CSVHeaderMapping(headerFields: [[0xFF]], schema: csvSchema) }
+        #expect(throws: ServiceError.self) { try CSVHeaderMapping(headerFields: [[0xFF]], schema: csvSchema) }
     }
 
     @Test func rejectionsNameTheirField() {

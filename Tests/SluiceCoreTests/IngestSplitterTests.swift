@@ -62,11 +62,11 @@ import Testing
         "[1,,2]", "[1,]", "[,1]", "[1 2]", "[{\"a\":\"]\"}", "[{}}]", "[\"unterminated]",
     ])
     func malformedArraysThrow(text: String) {
-        #expect(throws: IngestError.self) { try array(text, chunk: 1) }
+        #expect(throws: ServiceError.self) { try array(text, chunk: 1) }
         do {
             _ = try array(text, chunk: 1 << 20)
             Issue.record("expected an error for \(text)")
-        } catch let error as IngestError {
+        } catch let error as ServiceError {
             #expect(error.code == "malformed_json")
         } catch {
             Issue.record("unexpected \(error)")

@@ -29,11 +29,11 @@ public struct CSVHeaderMapping: Sendable, Equatable {
     }
 
     /// Maps by a header row as parsed; fails with `invalid_header` if a name is not valid UTF-8.
-    public init(headerFields: [[UInt8]], schema: AvroRecordSchema) throws(IngestError) {
+    public init(headerFields: [[UInt8]], schema: AvroRecordSchema) throws(ServiceError) {
         var names: [String] = []
         for (column, field) in headerFields.enumerated() {
             guard let name = String(validating: field, as: UTF8.self) else {
-                throw IngestError(code: IngestError.Code.invalidHeader, message: "header column \(column + 1) is not valid UTF-8")
+                throw ServiceError(.invalid, "invalid_header", "header column \(column + 1) is not valid UTF-8")
             }
             names.append(name)
         }

@@ -123,7 +123,7 @@ public struct JSONArraySplitter: Sendable {
         try emit(Element(bytes: bytes, index: index))
     }
 
-    private func malformed(_ message: String) -> IngestError {
-        IngestError(code: IngestError.Code.malformedJSON, message: "\(message) (at byte \(offset))")
+    private func malformed(_ message: String) -> ServiceError {
+        ServiceError(.invalid, "malformed_json", "\(message) (at byte \(offset))")
     }
 }

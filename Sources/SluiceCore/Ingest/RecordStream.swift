@@ -46,11 +46,7 @@ struct RecordStream {
             lines.feed(bytes) { pending.append(.json($0.bytes, line: $0.line)) }
             splitter = .lines(lines)
         case .array(var array):
-            do {
-                try array.feed(bytes) { pending.append(.json($0.bytes, line: nil)) }
-            } catch {
-                throw ServiceError(.invalid, "malformed_json", "\(error)")
-            }
+            try array.feed(bytes) { pending.append(.json($0.bytes, line: nil)) }
             splitter = .array(array)
         }
         for piece in pending { try handle(piece, emit) }
@@ -68,11 +64,7 @@ struct RecordStream {
         case .lines(var lines):
             lines.finish { pending.append(.json($0.bytes, line: $0.line)) }
         case .array(let array):
-            do {
-                try array.finish()
-            } catch {
-                throw ServiceError(.invalid, "malformed_json", "\(error)")
-            }
+            try array.finish()
         }
         for piece in pending { try handle(piece, emit) }
     }
@@ -86,11 +78,7 @@ struct RecordStream {
         switch piece {
         case .csv(let record):
             guard let mapping else {
-                do {
-                    mapping = try CSVHeaderMapping(headerFields: record.fields, schema: schema)
-                } catch {
-                    throw ServiceError(.invalid, error.code, error.message)
-                }
+                mapping = try CSVHeaderMapping(headerFields: record.fields, schema: schema)
                 return
             }
             number += 1
