@@ -4,7 +4,8 @@ extension PostgresConnection {
     /// Runs `copySQL` (a `COPY ... FROM STDIN` statement) and streams the data `body` writes.
     ///
     /// Returns the number of rows copied. If `body` throws, the COPY is aborted so no rows land and
-    /// the original error is rethrown; the connection stays usable.
+    /// the original error is rethrown; the connection stays usable. A server error (such as a unique
+    /// violation) stops the COPY at the next chunk instead of after all data was sent.
     public func copyIn(_ copySQL: String, _ body: (PostgresCopyWriter) throws -> Void) throws -> Int {
         let handle = try requireHandle(sql: copySQL)
         guard let start = PQexec(handle, copySQL) else {
@@ -23,9 +24,13 @@ extension PostgresConnection {
         PQclear(start)
 
         let writer = PostgresCopyWriter(handle: handle)
+        var interrupted = false
         do {
             try body(writer)
             try writer.flush()
+        } catch is PostgresCopyWriter.ServerInterrupted {
+            // Ending the COPY collects the server's error below.
+            interrupted = true
         } catch {
             let reason = "aborted by client: \(error)"
             _ = PQputCopyEnd(handle, String(reason.prefix(200)))
@@ -49,6 +54,11 @@ extension PostgresConnection {
             PQclear(result)
         }
         if let firstError { throw failure(firstError, report: true) }
+        if interrupted {
+            // Only a notice can end up here: the data after it was never sent, so the caller must roll back.
+            throw failure(PostgresError(code: .copyFailed, message: "the server sent a message during COPY; data after it was not sent",
+                                        sql: copySQL), report: true)
+        }
         return copied
     }
 

@@ -1,4 +1,5 @@
 import CLibPQ
+import Glibc
 
 /// Streams data into a running `COPY ... FROM STDIN`; handed to the body of
 /// ``PostgresConnection/copyIn(_:_:)``.
@@ -57,5 +58,16 @@ public final class PostgresCopyWriter {
                 code: .copyFailed, message: "PQputCopyData failed: \(PostgresConnection.trimmed(PQerrorMessage(handle)))")
         }
         buffer.removeAll(keepingCapacity: true)
+        if serverHasSpoken() { throw ServerInterrupted() }
+    }
+
+    /// Thrown by ``flush()`` when the server sent something during the COPY, which can only be an error
+    /// (e.g. a unique violation): the rest of the data would be discarded, so sending stops early.
+    struct ServerInterrupted: Error {}
+
+    /// Whether the server has sent data, without blocking. It stays silent during a successful COPY FROM STDIN.
+    private func serverHasSpoken() -> Bool {
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
     }
 }

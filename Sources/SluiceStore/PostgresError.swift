@@ -66,6 +66,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// Whether the server reported a unique violation (`23505`).
     public var isUniqueViolation: Bool { sqlState == "23505" }
 
+    /// Whether the server reported a cardinality violation (`21000`), e.g. `ON CONFLICT DO UPDATE`
+    /// meeting the same key twice in one statement.
+    public var isCardinalityViolation: Bool { sqlState == "21000" }
+
     /// Whether the server reported a foreign key violation (`23503`).
     public var isForeignKeyViolation: Bool { sqlState == "23503" }
 

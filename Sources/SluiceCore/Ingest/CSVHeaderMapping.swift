@@ -4,6 +4,8 @@ public struct CSVHeaderMapping: Sendable, Equatable {
     public let columnIndex: [Int?]
     /// The number of fields every data row must have.
     public let columnCount: Int
+    /// Each column's name for wrangling steps: the schema field it maps to, else its header as written.
+    public let columnNames: [String]
 
     /// Maps by header names: exact matches first, then case-insensitive ones among the remaining
     /// columns. Extra columns are ignored; fields without a column are absent from every row.
@@ -24,8 +26,13 @@ public struct CSVHeaderMapping: Sendable, Equatable {
                 used[column] = true
             }
         }
+        var names = header
+        for (fieldPosition, column) in columnIndex.enumerated() {
+            if let column { names[column] = schema.fields[fieldPosition].name }
+        }
         self.columnIndex = columnIndex
         self.columnCount = header.count
+        self.columnNames = names
     }
 
     /// Maps by a header row as parsed; fails with `invalid_header` if a name is not valid UTF-8.
@@ -44,5 +51,6 @@ public struct CSVHeaderMapping: Sendable, Equatable {
     public init(positionalFor schema: AvroRecordSchema) {
         columnIndex = Array(schema.fields.indices)
         columnCount = schema.fields.count
+        columnNames = schema.fields.map(\.name)
     }
 }

@@ -35,6 +35,17 @@ enum FieldText {
         return Bytes(rebasing: text[start..<end])
     }
 
+    /// `text` without leading and trailing ASCII whitespace (space, tab, CR, LF, VT, FF), as the
+    /// `trim` step defines it.
+    static func trimmedWhitespace(_ text: Bytes) -> Bytes {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        var start = 0
+        var end = text.count
+        while start < end, isSpace(text[start]) { start += 1 }
+        while end > start, isSpace(text[end - 1]) { end -= 1 }
+        return Bytes(rebasing: text[start..<end])
+    }
+
     /// `text` as a string PostgreSQL can store: valid UTF-8 without NUL.
     static func utf8(_ text: Bytes) throws(Failure) -> String {
         guard let string = String(validating: text, as: UTF8.self) else {

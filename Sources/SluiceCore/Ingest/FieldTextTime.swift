@@ -1,6 +1,6 @@
 /// Dates and timestamps: `YYYY-MM-DD` or a day count; ISO 8601 or epoch milliseconds.
 extension FieldText {
-    private static let millisPerDay: Int64 = 86_400_000
+    static let millisPerDay: Int64 = 86_400_000
 
     /// A `date`: `YYYY-MM-DD` or whole days since 1970-01-01, as `YYYY-MM-DD`.
     static func date(_ text: Bytes) throws(Failure) -> String {
@@ -22,6 +22,11 @@ extension FieldText {
         } else {
             millis = try integer(text, bits: 64, code: RecordRejection.Code.invalidTimestamp, what: "a timestamp")
         }
+        return try timestamp(millis: millis)
+    }
+
+    /// Epoch milliseconds as UTC ISO 8601 text with `Z`.
+    static func timestamp(millis: Int64) throws(Failure) -> String {
         let (days, millisOfDay) = millis.quotientAndRemainder(dividingBy: millisPerDay)
         return millisOfDay < 0
             ? try format(days: days - 1, millisOfDay: millisOfDay + millisPerDay)
@@ -38,7 +43,7 @@ extension FieldText {
         return daysFromCivil(year: year, month: month, day: day)
     }
 
-    private static func isoMillis(_ text: Bytes, invalid: Failure) throws(Failure) -> Int64 {
+    static func isoMillis(_ text: Bytes, invalid: Failure) throws(Failure) -> Int64 {
         guard let days = try civilDate(text, invalid: invalid) else { throw invalid }
         var millis = days * millisPerDay
         guard text.count > 10 else { return millis }
@@ -101,7 +106,7 @@ extension FieldText {
         return value
     }
 
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -110,7 +115,7 @@ extension FieldText {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400

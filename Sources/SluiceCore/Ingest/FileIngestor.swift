@@ -1,15 +1,20 @@
 import Foundation
 import SluiceStore
 
-/// Ingests one claimed file into its tenant's table, exactly once: every accepted row is streamed with
-/// COPY into a temporary table, then upserted into the tenant table (last row wins for a key repeated
-/// in the file), rejected rows are recorded with their reason, and the file's state and report are
-/// written — all in one transaction, so a crash at any moment leaves either nothing or everything.
+/// Ingests one claimed file into its tenant's table, exactly once, in one transaction with the file's
+/// state and report: a crash at any moment leaves either nothing or everything.
+///
+/// Rows first stream with COPY straight into the tenant table (the fast path for new rows). If a key
+/// already exists, that attempt rolls back to a savepoint and the file is loaded again through a
+/// temporary table and `INSERT … ON CONFLICT`, where the last record of a key repeated in the file
+/// wins (or, with a `dedupe` step, the others are rejected as `duplicate_key`).
 struct FileIngestor: Sendable {
     /// Rejected rows kept per file (all of them are counted).
     static let maximumStoredRejects = 10_000
     /// Bytes of a rejected record's raw text kept.
     static let maximumRawBytes = 2048
+    /// Reason code of records removed by a `dedupe` step.
+    static let duplicateKeyCode = "duplicate_key"
 
     let definition: TenantDefinition
     let staging: StagingArea
@@ -37,66 +42,41 @@ struct FileIngestor: Sendable {
         let raw: String?
     }
 
+    /// Feeds a file's records, as bytes in the file's format, to the closure it is given.
+    typealias Source = (_ consume: ([UInt8]) throws -> Void) throws -> Void
+
     /// Runs on the store connection's dedicated thread.
     func ingest(_ claim: FileQueue.Claim, on connection: PostgresConnection,
                 finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
         let file = claim.file
-        let storage = TenantStorage(definition: definition)
-        let fields = definition.schema.fields
-        let columns = fields.map { PostgresIdentifier.quote($0.name) }
-        let key = definition.primaryKey.map(PostgresIdentifier.quote)
-        let source = PostgresIdentifier.quote(TenantStorage.sourceIDColumn)
-        let ingestedAt = PostgresIdentifier.quote(TenantStorage.ingestedAtColumn)
         let path = try staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName)
-        return try connection.withTransaction { connection in
-            _ = try connection.execute("""
-                CREATE TEMP TABLE sluice_stage (LIKE \(storage.qualifiedTableName) INCLUDING DEFAULTS,
-                                                sluice_ordinal bigserial) ON COMMIT DROP
-                """)
-            var outcome = Outcome()
-            var rejects: [Reject] = []
-            let reader = StagedFileReader(path: path, gzip: file.compressed, limits: limits)
-            _ = try connection.copyIn("COPY sluice_stage (\((columns + [source]).joined(separator: ", "))) FROM STDIN") { writer in
-                var records = RecordStream(definition: definition, format: file.format)
-                func take(_ record: RecordStream.Record) throws {
-                    outcome.rowsTotal += 1
-                    if outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }
-                    switch record.values {
-                    case .success(let values):
-                        try writer.writeRow(values + [file.id])
-                        outcome.rowsIngested += 1
-                    case .failure(let rejection):
-                        outcome.rowsRejected += 1
-                        outcome.rejectedByReason[rejection.code, default: 0] += 1
-                        if rejects.count < Self.maximumStoredRejects {
-                            rejects.append(Reject(number: record.number, line: record.line, field: rejection.field,
-                                                  reason: rejection.code, message: rejection.message,
-                                                  raw: record.raw.map { String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self) }))
-                        }
-                    }
-                }
-                try reader.read { bytes in try records.feed(bytes, take) }
-                try records.finish(take)
-            }
-            let assignments = (columns + [source, ingestedAt]).filter { !key.contains($0) }
-                .map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-            let conflict = definition.ingestApp.onConflict == .nothing || assignments.isEmpty
-                ? "DO NOTHING" : "DO UPDATE SET \(assignments)"
-            _ = try connection.execute("""
-                INSERT INTO \(storage.qualifiedTableName) (\((columns + [source, ingestedAt]).joined(separator: ", ")))
-                SELECT DISTINCT ON (\(key.joined(separator: ", "))) \((columns + [source]).joined(separator: ", ")), now()
-                FROM sluice_stage ORDER BY \(key.joined(separator: ", ")), sluice_ordinal DESC
-                ON CONFLICT (\(key.joined(separator: ", "))) \(conflict)
-                """)
-            _ = try connection.execute("DELETE FROM sluice.rejects WHERE file_id = $1", [.init(file.id)])
-            if !rejects.isEmpty {
-                _ = try connection.copyIn("COPY sluice.rejects (file_id, tenant_id, record_number, line, field, reason, message, raw) FROM STDIN") { writer in
-                    for reject in rejects {
-                        try writer.writeRow([file.id, file.tenant, String(reject.number), reject.line.map(String.init),
-                                             reject.field, reject.reason, reject.message, reject.raw])
-                    }
+        let reader = StagedFileReader(path: path, gzip: file.compressed, limits: limits)
+        return try ingest(file, format: file.format, pipeline: RecordPipeline(app: definition.ingestApp, schema: definition.schema),
+                          source: reader.read, repeatable: true, on: connection, finish: finish)
+    }
+
+    /// Loads the records `source` yields. A `repeatable` source may be read twice (see the type's
+    /// documentation); others go through the temporary table at once.
+    func ingest(_ file: FileRecord, format: String, pipeline: RecordPipeline, source: Source, repeatable: Bool,
+                on connection: PostgresConnection, finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
+        try connection.withTransaction { connection in
+            var pass: Pass?
+            if repeatable {
+                _ = try connection.execute("SAVEPOINT sluice_direct")
+                do {
+                    pass = try load(file, format: format, pipeline: pipeline, source: source, staged: false, on: connection)
+                    _ = try connection.execute("RELEASE SAVEPOINT sluice_direct")
+                } catch let error as PostgresError where error.isUniqueViolation || error.code == .copyFailed && error.sqlState == nil {
+                    _ = try connection.execute("ROLLBACK TO SAVEPOINT sluice_direct")
                 }
             }
+            var loaded = try pass ?? loadThroughStage(file, format: format, pipeline: pipeline, source: source, on: connection)
+            try storeRejects(loaded.rejects, of: file, on: connection)
+            if pass == nil, let keepLast = pipeline.dedupeKeepsLast {
+                try removeDuplicates(of: file, keepLast: keepLast, stored: loaded.rejects.count, outcome: &loaded.outcome, on: connection)
+            }
+            if pass == nil { try upsertStage(on: connection) }
+            var outcome = loaded.outcome
             if outcome.rowsTotal == 0 {
                 outcome.state = "failed"
                 outcome.error = "the file holds no records"
@@ -108,6 +88,126 @@ struct FileIngestor: Sendable {
             }
             try finish(connection, outcome)
             return outcome
+        }
+    }
+
+    /// The counts and the rejects (up to ``maximumStoredRejects``) of one pass over the records.
+    private struct Pass {
+        var outcome = Outcome()
+        var rejects: [Reject] = []
+    }
+
+    private var storage: TenantStorage { TenantStorage(definition: definition) }
+    private var columns: [String] { definition.schema.fields.map { PostgresIdentifier.quote($0.name) } }
+    private var sourceColumn: String { PostgresIdentifier.quote(TenantStorage.sourceIDColumn) }
+
+    private func loadThroughStage(_ file: FileRecord, format: String, pipeline: RecordPipeline, source: Source,
+                                  on connection: PostgresConnection) throws -> Pass {
+        _ = try connection.execute("""
+            CREATE TEMP TABLE sluice_stage (LIKE \(storage.qualifiedTableName) INCLUDING DEFAULTS,
+                                            sluice_record bigint, sluice_line bigint) ON COMMIT DROP
+            """)
+        return try load(file, format: format, pipeline: pipeline, source: source, staged: true, on: connection)
+    }
+
+    /// Streams the accepted records with COPY into the tenant table, or into `sluice_stage` with their
+    /// record and line numbers when `staged`.
+    private func load(_ file: FileRecord, format: String, pipeline: RecordPipeline, source: Source, staged: Bool,
+                      on connection: PostgresConnection) throws -> Pass {
+        var pass = Pass()
+        let target = staged
+            ? "sluice_stage (\((columns + [sourceColumn, "sluice_record", "sluice_line"]).joined(separator: ", ")))"
+            : "\(storage.qualifiedTableName) (\((columns + [sourceColumn]).joined(separator: ", ")))"
+        _ = try connection.copyIn("COPY \(target) FROM STDIN") { writer in
+            var records = RecordStream(definition: definition, format: format, pipeline: pipeline)
+            func take(_ record: RecordStream.Record) throws {
+                pass.outcome.rowsTotal += 1
+                if pass.outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }
+                switch record.values {
+                case .success(let values):
+                    try writer.writeRow(staged ? values + [file.id, String(record.number), record.line.map(String.init)]
+                                               : values + [file.id])
+                    pass.outcome.rowsIngested += 1
+                case .failure(let rejection):
+                    pass.outcome.rowsRejected += 1
+                    pass.outcome.rejectedByReason[rejection.code, default: 0] += 1
+                    if pass.rejects.count < Self.maximumStoredRejects {
+                        pass.rejects.append(Reject(number: record.number, line: record.line, field: rejection.field,
+                                                   reason: rejection.code, message: rejection.message,
+                                                   raw: record.raw.map { String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self) }))
+                    }
+                }
+            }
+            try source { bytes in try records.feed(bytes, take) }
+            try records.finish(take)
+        }
+        return pass
+    }
+
+    private func storeRejects(_ rejects: [Reject], of file: FileRecord, on connection: PostgresConnection) throws {
+        _ = try connection.execute("DELETE FROM sluice.rejects WHERE file_id = $1", [.init(file.id)])
+        guard !rejects.isEmpty else { return }
+        _ = try connection.copyIn("COPY sluice.rejects (file_id, tenant_id, record_number, line, field, reason, message, raw) FROM STDIN") { writer in
+            for reject in rejects {
+                try writer.writeRow([file.id, file.tenant, String(reject.number), reject.line.map(String.init),
+                                     reject.field, reject.reason, reject.message, reject.raw])
+            }
+        }
+    }
+
+    /// The `dedupe` step: removes all but the first or last staged record of each key and rejects them.
+    private func removeDuplicates(of file: FileRecord, keepLast: Bool, stored: Int, outcome: inout Outcome,
+                                  on connection: PostgresConnection) throws {
+        let key = definition.primaryKey.map(PostgresIdentifier.quote).joined(separator: ", ")
+        let kept = keepLast ? "last" : "first"
+        let removed = try connection.query("""
+            WITH ranked AS (
+                SELECT sluice_record, row_number() OVER (PARTITION BY \(key) ORDER BY sluice_record \(keepLast ? "DESC" : "ASC")) AS rank
+                FROM sluice_stage),
+            removed AS (
+                DELETE FROM sluice_stage USING ranked
+                WHERE sluice_stage.sluice_record = ranked.sluice_record AND ranked.rank > 1
+                RETURNING sluice_stage.sluice_record, sluice_stage.sluice_line),
+            stored AS (
+                INSERT INTO sluice.rejects (file_id, tenant_id, record_number, line, field, reason, message)
+                SELECT $1, $2, sluice_record, sluice_line, NULL, $3, $4 FROM removed ORDER BY sluice_record LIMIT $5)
+            SELECT count(*)::bigint AS removed FROM removed
+            """, [.init(file.id), .init(file.tenant), .init(Self.duplicateKeyCode),
+                  .init("the primary key repeats another record of the file; the \(kept) one was kept"),
+                  .init(max(0, Self.maximumStoredRejects - stored))])
+        let count = try removed.first?.decode(Int.self, "removed") ?? 0
+        guard count > 0 else { return }
+        outcome.rowsIngested -= count
+        outcome.rowsRejected += count
+        outcome.rejectedByReason[Self.duplicateKeyCode, default: 0] += count
+    }
+
+    /// Moves the staged rows into the tenant table. A key repeated in the file would make `DO UPDATE`
+    /// fail (cardinality violation): then only the last record of each key is inserted.
+    private func upsertStage(on connection: PostgresConnection) throws {
+        let key = definition.primaryKey.map(PostgresIdentifier.quote)
+        let ingestedAt = PostgresIdentifier.quote(TenantStorage.ingestedAtColumn)
+        let assignments = (columns + [sourceColumn, ingestedAt]).filter { !key.contains($0) }
+            .map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        let updates = definition.ingestApp.onConflict == .update && !assignments.isEmpty
+        let conflict = updates ? "DO UPDATE SET \(assignments)" : "DO NOTHING"
+        let insert = "INSERT INTO \(storage.qualifiedTableName) (\((columns + [sourceColumn, ingestedAt]).joined(separator: ", ")))"
+        let values = (columns + [sourceColumn]).joined(separator: ", ") + ", now()"
+        let onConflict = "ON CONFLICT (\(key.joined(separator: ", "))) \(conflict)"
+        guard updates else {
+            _ = try connection.execute("\(insert) SELECT \(values) FROM sluice_stage ORDER BY sluice_record \(onConflict)")
+            return
+        }
+        _ = try connection.execute("SAVEPOINT sluice_upsert")
+        do {
+            _ = try connection.execute("\(insert) SELECT \(values) FROM sluice_stage \(onConflict)")
+            _ = try connection.execute("RELEASE SAVEPOINT sluice_upsert")
+        } catch let error as PostgresError where error.isCardinalityViolation {
+            _ = try connection.execute("ROLLBACK TO SAVEPOINT sluice_upsert")
+            _ = try connection.execute("""
+                \(insert) SELECT DISTINCT ON (\(key.joined(separator: ", "))) \(values)
+                FROM sluice_stage ORDER BY \(key.joined(separator: ", ")), sluice_record DESC \(onConflict)
+                """)
         }
     }
 }

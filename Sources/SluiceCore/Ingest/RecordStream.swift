@@ -1,5 +1,8 @@
+import Foundation
+
 /// Turns a file's bytes, as they stream in, into records validated against the tenant's schema:
-/// CSV (with or without a header), NDJSON, or a JSON array of objects.
+/// CSV (with or without a header), NDJSON, or a JSON array of objects. The tenant's wrangling steps
+/// run before validation and its quality rules after.
 struct RecordStream {
     /// One record: its number in the file, where it starts, its raw bytes, and its COPY-ready values
     /// in schema order (or why it was rejected).
@@ -21,12 +24,19 @@ struct RecordStream {
     /// CSV: schema field → column, from the header row (or positional without one).
     private var mapping: CSVHeaderMapping?
     private let validator: RecordValidator
+    private let pipeline: RecordPipeline
+    /// CSV: the cell transforms of the byte path, `nil` when there are none.
+    private let cellTransforms: [RecordPipeline.CellTransform?]?
     private let schema: AvroRecordSchema
     private let delimiter: UInt8
+    /// "Now" for timeliness rules, fixed for the whole file.
+    private let nowMillis = Int64(Date().timeIntervalSince1970 * 1000)
 
-    init(definition: TenantDefinition, format: String) {
+    init(definition: TenantDefinition, format: String, pipeline: RecordPipeline) {
         schema = definition.schema
         validator = RecordValidator(schema: definition.schema)
+        self.pipeline = pipeline
+        cellTransforms = pipeline.cellTransforms.flatMap { $0.contains { $0 != nil } ? $0 : nil }
         delimiter = definition.csv.delimiter
         switch format {
         case "csv": splitter = .csv(CSVParser(delimiter: definition.csv.delimiter, quote: definition.csv.quote))
@@ -83,16 +93,49 @@ struct RecordStream {
             }
             number += 1
             try emit(Record(number: number, line: record.line, raw: Array(record.fields.joined(separator: [delimiter])),
-                            values: validator.validate(csvFields: record.fields, mapping: mapping)))
+                            values: csvValues(record.fields, mapping)))
         case .json(let bytes, let line):
             number += 1
-            let values: Result<[String?], RecordRejection>
-            do {
-                values = validator.validate(try JSONRecordDecoder.decode(bytes))
-            } catch {
-                values = .failure(error)
+            let values = Result { () throws(RecordRejection) in
+                var members = try JSONRecordDecoder.decode(bytes)
+                return try checked(&members)
             }
             try emit(Record(number: number, line: line, raw: bytes, values: values))
         }
+    }
+
+    private func csvValues(_ fields: [[UInt8]], _ mapping: CSVHeaderMapping) -> Result<[String?], RecordRejection> {
+        guard pipeline.cellTransforms != nil else {
+            // Steps need whole records: build one keyed by column name.
+            return Result { () throws(RecordRejection) in
+                guard fields.count == mapping.columnCount else {
+                    throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,
+                                          message: "the row has \(fields.count) fields, the header \(mapping.columnCount)")
+                }
+                var members: [String: RecordValue] = [:]
+                for (column, cell) in fields.enumerated() {
+                    guard let text = String(validating: cell, as: UTF8.self) else {
+                        throw RecordRejection(field: mapping.columnNames[column], code: RecordRejection.Code.invalidUTF8,
+                                              message: "the text is not valid UTF-8")
+                    }
+                    members[mapping.columnNames[column]] = .text(text)
+                }
+                return try checked(&members)
+            }
+        }
+        let values = validator.validate(csvFields: fields, mapping: mapping, transforms: cellTransforms)
+        guard !pipeline.rules.isEmpty, case .success(let row) = values else { return values }
+        return Result { () throws(RecordRejection) in
+            try pipeline.check(row, nowMillis: nowMillis)
+            return row
+        }
+    }
+
+    /// Runs the steps, validation and quality rules on a decoded record.
+    private func checked(_ members: inout [String: RecordValue]) throws(RecordRejection) -> [String?] {
+        try pipeline.transform(&members)
+        let row = try validator.validate(members).get()
+        try pipeline.check(row, nowMillis: nowMillis)
+        return row
     }
 }

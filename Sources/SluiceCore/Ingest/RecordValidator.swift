@@ -20,7 +20,7 @@ public struct RecordValidator: Sendable {
             switch field.defaultValue {
             case let value? where value != .null:
                 absent = Result { () throws(RecordRejection) in
-                    try Self.convert(Self.recordValue(value), name: field.name, type: field.type, absent: .success(nil))
+                    try Self.convert(value.recordValue, name: field.name, type: field.type, absent: .success(nil))
                 }
             default:
                 absent = field.nullable
@@ -52,6 +52,13 @@ public struct RecordValidator: Sendable {
     /// Validates one CSV row located by `mapping` (built for this schema), straight from its bytes.
     /// Returns the COPY text of each schema field in schema order, `nil` meaning NULL.
     public func validate(csvFields: [[UInt8]], mapping: CSVHeaderMapping) -> Result<[String?], RecordRejection> {
+        validate(csvFields: csvFields, mapping: mapping, transforms: nil)
+    }
+
+    /// As ``validate(csvFields:mapping:)``; `transforms` trims or changes the case of cells first
+    /// (see ``RecordPipeline``).
+    func validate(csvFields: [[UInt8]], mapping: CSVHeaderMapping,
+                  transforms: [RecordPipeline.CellTransform?]?) -> Result<[String?], RecordRejection> {
         Result { () throws(RecordRejection) in
             guard csvFields.count == mapping.columnCount else {
                 throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,
@@ -64,11 +71,30 @@ public struct RecordValidator: Sendable {
                     row.append(try plan.absent.get())
                     continue
                 }
+                if let transform = transforms?[position] {
+                    row.append(try Self.convertCell(csvFields[column], transform, plan).get())
+                    continue
+                }
                 row.append(try csvFields[column].withUnsafeBufferPointer { cell in
                     Self.convertText(cell, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
                 }.get())
             }
             return row
+        }
+    }
+
+    private static func convertCell(_ cell: [UInt8], _ transform: RecordPipeline.CellTransform,
+                                    _ plan: Plan) -> Result<String?, RecordRejection> {
+        cell.withUnsafeBufferPointer { bytes in
+            let trimmed = transform.trim ? FieldText.trimmedWhitespace(bytes) : bytes
+            guard let uppercase = transform.uppercase else {
+                return convertText(trimmed, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
+            }
+            guard let text = String(validating: trimmed, as: UTF8.self) else {
+                return convertText(trimmed, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
+            }
+            var changed = uppercase ? text.uppercased() : text.lowercased()
+            return changed.withUTF8 { convertText($0, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true) }
         }
     }
 
@@ -100,17 +126,6 @@ public struct RecordValidator: Sendable {
             return .success(try FieldText.convert(text, to: type))
         } catch {
             return .failure(RecordRejection(field: name, code: error.code, message: error.message))
-        }
-    }
-
-    /// A schema default as a record value; numbers keep an integer literal when they are whole.
-    private static func recordValue(_ value: JSONValue) -> RecordValue {
-        switch value {
-        case .null: .null
-        case .bool(let flag): .bool(flag)
-        case .number(let number): .number(Int64(exactly: number).map(String.init) ?? "\(number)")
-        case .string(let text): .string(text)
-        case .array, .object: .nested
         }
     }
 }

@@ -25,6 +25,7 @@ extension DefinitionReader {
         }
         let app = members["ingest_app"].map { ingestApp($0, at: "ingest_app") } ?? IngestApp()
         guard let id, let fileTypes, let schema = schemaReading.schema, let primaryKey else { return nil }
+        for (path, message) in RecordPipeline.problems(of: app, schema: schema) { problem(path, message) }
         return TenantDefinition(
             id: id, displayName: name ?? id, metadata: metadata, fileTypes: fileTypes, csv: csv, schema: schema,
             primaryKey: primaryKey, constraints: constraints, serviceAgreement: agreement, ingestApp: app)

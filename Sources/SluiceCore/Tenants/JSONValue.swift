@@ -72,7 +72,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    private static func exactInteger(_ value: Double) -> Int? {
+    static func exactInteger(_ value: Double) -> Int? {
         guard value.rounded() == value, abs(value) <= 9_007_199_254_740_992 else { return nil }
         return Int(value)
     }
