@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SluiceServer
+import SluiceStore
 import SluiceTestSupport
 
 /// A complete Sluice service in this process, on a fresh database of the shared test cluster and a
@@ -86,6 +87,39 @@ final class InProcessSluice: Sendable {
             throw TestClientError("creating the tenant failed: \(response.status) \(response.text)")
         }
         return key
+    }
+
+    /// Uploads `text` as a raw body named `name` and returns the new file's id.
+    func upload(_ tenant: String, key: String, name: String, _ text: String, force: Bool = false) async throws -> String {
+        let response = try await send("POST", "/api/v1/tenants/\(tenant)/files?name=\(name)\(force ? "&force=true" : "")",
+                                      token: key, body: .bytes(Array(text.utf8)))
+        guard let id = try response.json()["id"] as? String else { throw TestClientError(response.text) }
+        return id
+    }
+
+    /// Waits until the file leaves the queue and returns its final entry.
+    func finished(_ tenant: String, _ id: String, key: String) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let file = try await send("GET", "/api/v1/tenants/\(tenant)/files/\(id)", token: key).json()
+            if let state = file["state"] as? String, ["succeeded", "failed", "partial"].contains(state) { return file }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestClientError("file \(id) was not ingested in time")
+    }
+
+    /// Uploads `text` and waits for its ingestion; returns the file's id and final entry.
+    func uploadAndWait(_ tenant: String, key: String, name: String, _ text: String,
+                       force: Bool = false) async throws -> (id: String, file: [String: Any]) {
+        let id = try await upload(tenant, key: key, name: name, text, force: force)
+        return (id, try await finished(tenant, id, key: key))
+    }
+
+    /// Runs `sql` on a fresh connection to the service's database.
+    func query(_ sql: String) throws -> PostgresRows {
+        let connection = try PostgresConnection(connectionString: databaseURL)
+        defer { connection.close() }
+        return try connection.query(sql)
     }
 
     /// Files in the tenant's staging `in/` directory, temporary ones included.

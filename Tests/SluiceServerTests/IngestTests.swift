@@ -5,31 +5,6 @@ import Testing
 
 /// Uploaded files flowing through the batch ingest engine into tenant tables.
 @Suite struct IngestTests {
-    /// Waits until the file leaves the queue and returns its final entry.
-    private func finished(_ sluice: InProcessSluice, _ tenant: String, _ id: String, key: String) async throws -> [String: Any] {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let file = try await sluice.send("GET", "/api/v1/tenants/\(tenant)/files/\(id)", token: key).json()
-            if let state = file["state"] as? String, ["succeeded", "failed", "partial"].contains(state) { return file }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TestClientError("file \(id) was not ingested in time")
-    }
-
-    private func upload(_ sluice: InProcessSluice, _ tenant: String, key: String, name: String, _ text: String,
-                        force: Bool = false) async throws -> String {
-        let response = try await sluice.send("POST", "/api/v1/tenants/\(tenant)/files?name=\(name)\(force ? "&force=true" : "")",
-                                             token: key, body: .bytes(Array(text.utf8)))
-        guard let id = try response.json()["id"] as? String else { throw TestClientError(response.text) }
-        return id
-    }
-
-    private func rows(_ sluice: InProcessSluice, _ sql: String) throws -> PostgresRows {
-        let connection = try PostgresConnection(connectionString: sluice.databaseURL)
-        defer { connection.close() }
-        return try connection.query(sql)
-    }
-
     @Test func csvRowsLandOnceWithLineageAndRejectsAreAccounted() async throws {
         try await InProcessSluice.with(ingestWorkers: 2) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
@@ -42,14 +17,14 @@ import Testing
                 s1,1700000000000,9.5,last wins
 
                 """
-            let id = try await upload(sluice, "acme", key: key, name: "a.csv", csv)
-            let file = try await finished(sluice, "acme", id, key: key)
+            let id = try await sluice.upload("acme", key: key, name: "a.csv", csv)
+            let file = try await sluice.finished("acme", id, key: key)
             #expect(file["state"] as? String == "partial")
             #expect(file["rows_total"] as? Int == 5)
             #expect(file["rows_ingested"] as? Int == 3)
             #expect(file["rows_rejected"] as? Int == 2)
 
-            let loaded = try rows(sluice, "SELECT sensor, value, note, _sluice_source_id FROM acme.readings ORDER BY sensor")
+            let loaded = try sluice.query("SELECT sensor, value, note, _sluice_source_id FROM acme.readings ORDER BY sensor")
             #expect(loaded.count == 2)
             #expect(try loaded.first?.decode(Double.self, "value") == 9.5)
             #expect(try loaded.first?.decode(String.self, "_sluice_source_id") == id)
@@ -61,11 +36,11 @@ import Testing
             #expect(list.allSatisfy { ($0["raw"] as? String)?.isEmpty == false })
 
             // Re-upload with changed values: upserted, not duplicated.
-            let again = try await upload(sluice, "acme", key: key, name: "b.csv",
+            let again = try await sluice.upload("acme", key: key, name: "b.csv",
                                          "sensor,at,value,note\ns1,1700000000000,7.5,again\n", force: true)
-            let second = try await finished(sluice, "acme", again, key: key)
+            let second = try await sluice.finished("acme", again, key: key)
             #expect(second["state"] as? String == "succeeded", "\(second)")
-            let updated = try rows(sluice, "SELECT count(*)::int AS n, max(value) FILTER (WHERE sensor = 's1') AS v FROM acme.readings")
+            let updated = try sluice.query("SELECT count(*)::int AS n, max(value) FILTER (WHERE sensor = 's1') AS v FROM acme.readings")
             #expect(try updated.first?.decode(Int.self, "n") == 2)
             #expect(try updated.first?.decode(Double.self, "v") == 7.5)
         }
@@ -74,15 +49,15 @@ import Testing
     @Test func aFileWithOnlyBadRowsFailsAndCanBeReplayed() async throws {
         try await InProcessSluice.with(ingestWorkers: 1) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
-            let id = try await upload(sluice, "acme", key: key, name: "bad.ndjson",
+            let id = try await sluice.upload("acme", key: key, name: "bad.ndjson",
                                       "{\"sensor\": \"s1\", \"at\": \"yesterday\", \"value\": 1}\n{\"sensor\": \"s2\"}\n")
-            let file = try await finished(sluice, "acme", id, key: key)
+            let file = try await sluice.finished("acme", id, key: key)
             #expect(file["state"] as? String == "failed")
             #expect(file["rows_ingested"] as? Int == 0)
             #expect((file["error"] as? String)?.isEmpty == false)
             let replay = try await sluice.send("POST", "/api/v1/tenants/acme/files/\(id)/replay", token: key)
             #expect(replay.status == 202)
-            let again = try await finished(sluice, "acme", id, key: key)
+            let again = try await sluice.finished("acme", id, key: key)
             #expect(again["state"] as? String == "failed")
             #expect(again["attempts"] as? Int == 2)
         }

@@ -10,10 +10,10 @@ final class PatternMatcher: @unchecked Sendable {
     }
 
     let pattern: String
-    private let compiled = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
+    private let compiled: UnsafeMutablePointer<regex_t>
 
     init(_ pattern: String) throws(PatternError) {
-        self.pattern = pattern
+        let compiled = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let status = regcomp(compiled, pattern, REG_EXTENDED | REG_NOSUB)
         guard status == 0 else {
             defer { compiled.deallocate() }
@@ -22,6 +22,8 @@ final class PatternMatcher: @unchecked Sendable {
             let reason = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw PatternError(message: "\"\(pattern)\" is not a valid regular expression: \(reason)")
         }
+        self.pattern = pattern
+        self.compiled = compiled
     }
 
     deinit {
