@@ -80,6 +80,7 @@ public final class SluiceService: Sendable {
                                         owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
+        let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
         let components = ComponentRegistry()
         let heartbeat = InstanceHeartbeat(pool: pool, version: SluiceBuild.version, logger: logger)
         let background = Task {
@@ -88,6 +89,7 @@ public final class SluiceService: Sendable {
                 group.addTask { await uploadMetrics.run(pool: pool, components: components) }
                 group.addTask { await ingest.run(components: components) }
                 group.addTask { await reportPartitions.run(components: components, registry: registry) }
+                group.addTask { await retention.run(components: components, registry: registry) }
             }
         }
 

@@ -97,6 +97,15 @@ public struct StagingArea: Sendable {
         }
     }
 
+    /// Removes staged files (`paths` from ``finalPath(tenant:id:sanitizedName:)``); missing ones are skipped.
+    public func removeFiles(_ paths: [String]) async throws(StagingError) {
+        try await BlockingIO.run(on: queue) { () throws(StagingError) in
+            for path in paths where unlink(path) != 0 && errno != ENOENT {
+                throw StagingError(code: StagingError.Code.ioError, message: "removing \(path) failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     /// The names of the complete files in the tenant's `in/` (hidden files excluded), sorted.
     public func listFiles(tenant: String) async throws(StagingError) -> [String] {
         let path = try tenantDirectory(tenant) + "/in"
