@@ -41,12 +41,17 @@ public final class SluiceService: Sendable {
 
     private func startEmbeddedStoreIfNeeded() async throws -> (cluster: EmbeddedPostgres, connectionString: String)? {
         guard configuration.store.databaseURL == nil else { return nil }
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let cluster = EmbeddedPostgres(configuration: .init(
-            dataDirectory: URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path,
-            logger: logger))
+        let cluster = try Self.embeddedCluster(configuration, logger: logger)
         logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(cluster.clusterDirectory)"])
         return (cluster, try await cluster.start())
+    }
+
+    /// The embedded cluster under the configuration's data directory (created if needed), not started.
+    static func embeddedCluster(_ configuration: SluiceConfiguration, logger: Logger) throws -> EmbeddedPostgres {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        return EmbeddedPostgres(configuration: .init(
+            dataDirectory: URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path,
+            logger: logger))
     }
 
     private func serve(connectionString: String, until shutdown: ShutdownSignal) async throws {

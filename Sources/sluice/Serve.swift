@@ -42,6 +42,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Files ingested at once by this process (0 = stage uploads without ingesting them).")
     var ingestWorkers: Int = 2
 
+    @Option(help: "Seconds a claimed file stays leased without renewal; after a crash, another process takes it then.")
+    var ingestLease: Int = 60
+
     @Option(help: "Maximum store (PostgreSQL) connections.")
     var storeConnections: Int = 10
 
@@ -55,8 +58,9 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--config \(config) is not a directory")
             }
         }
-        guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0 else {
-            throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive")
+        guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
+              ingestLease >= 3 else {
+            throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive, --ingest-lease at least 3")
         }
     }
 
@@ -73,6 +77,7 @@ struct Serve: AsyncParsableCommand {
         configuration.store.maximumConnections = storeConnections
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
         configuration.ingest.workers = ingestWorkers
+        configuration.ingest.lease = .seconds(ingestLease)
         configuration.dataDirectory = dataDir
         configuration.configDirectory = configDirectory
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")

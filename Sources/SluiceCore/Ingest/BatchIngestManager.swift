@@ -102,6 +102,22 @@ public final class BatchIngestManager: Sendable {
         }
     }
 
+    /// Ingests one file now, on the caller's task, whatever its tenant's schedule (`sluice ingest`); waits
+    /// for another worker already holding it. Returns the file's final ledger entry.
+    public func ingestNow(tenant: String, fileID: String) async throws -> FileRecord {
+        let worker = "\(owner)/now"
+        if let claim = try await queue.claim(fileID: fileID, owner: worker, lease: configuration.lease) {
+            metrics.busyWorkers(+1)
+            await ingest(claim, worker: worker)
+            metrics.busyWorkers(-1)
+        }
+        while true {
+            let file = try await FileRecord.fetch(tenant: tenant, id: fileID, pool: pool)
+            if ["succeeded", "failed", "partial"].contains(file.state) { return file }
+            try await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
     private func ingest(_ claim: FileQueue.Claim, worker: String) async {
         let file = claim.file
         let lease = configuration.lease

@@ -71,7 +71,7 @@ public struct FileQueue: Sendable {
     /// Leases the next file: the oldest queued file (or one whose lease expired) of the tenant with the
     /// fewest files in progress, skipping tenants at their concurrency limit and rows other workers hold.
     public func claim(owner: String, lease: Duration) async throws -> Claim? {
-        let rows = try await pool.query("""
+        try await self.lease(owner: owner, lease: lease, candidate: """
             WITH busy AS (
                 SELECT tenant_id, count(*) AS n FROM sluice.files
                 WHERE state = 'ingesting' AND lease_expires_at > now() GROUP BY tenant_id
@@ -85,13 +85,33 @@ public struct FileQueue: Sendable {
                 FOR UPDATE OF f SKIP LOCKED
                 LIMIT 1
             )
+            """, parameters: [])
+    }
+
+    /// Leases one particular file now, whatever its tenant's schedule: `nil` if it is finished or another
+    /// worker holds it.
+    public func claim(fileID: String, owner: String, lease: Duration) async throws -> Claim? {
+        try await self.lease(owner: owner, lease: lease, candidate: """
+            WITH candidate AS (
+                SELECT f.id FROM sluice.files f
+                WHERE f.id = $3 AND (f.state IN ('received', 'queued') OR (f.state = 'ingesting' AND f.lease_expires_at <= now()))
+                FOR UPDATE OF f SKIP LOCKED
+            )
+            """, parameters: [.init(fileID)])
+    }
+
+    /// Leases the file `candidate` (a `WITH` clause defining `candidate(id)`; `$1` and `$2` are taken) selects.
+    private func lease(owner: String, lease: Duration, candidate: String, parameters: [PostgresValue]) async throws -> Claim? {
+        let rows = try await pool.query("""
+            \(candidate)
             UPDATE sluice.files f
             SET state = 'ingesting', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-                attempts = f.attempts + 1, ingest_started_at = now(), state_changed_at = now(), error = NULL
+                attempts = f.attempts + 1, queued_at = coalesce(f.queued_at, now()), ingest_started_at = now(),
+                state_changed_at = now(), error = NULL
             FROM candidate WHERE f.id = candidate.id
             RETURNING \(FileRecord.columns.split(separator: ",").map { "f." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")),
                       f.queued_at, f.ingest_started_at
-            """, [.init(owner), .init(Double(lease.components.seconds))])
+            """, [.init(owner), .init(Double(lease.components.seconds))] + parameters)
         guard let row = rows.first else { return nil }
         let file = try FileRecord(row: row)
         return Claim(file: file, receivedAt: file.receivedAt, queuedAt: try row.decode(Date.self, "queued_at"),

@@ -65,6 +65,18 @@ public struct UploadResult: Sendable {
     public let duplicate: Bool
 }
 
+extension FileRecord {
+    /// The tenant's file `id`, or `file_not_found`.
+    static func fetch(tenant: String, id: String, pool: PostgresConnectionPool) async throws -> FileRecord {
+        guard let row = try await pool.query(
+            "SELECT \(columns) FROM sluice.files WHERE tenant_id = $1 AND id = $2", [.init(tenant), .init(id)]
+        ).first else {
+            throw ServiceError(.notFound, "file_not_found", "no file \"\(id)\" for tenant \"\(tenant)\"")
+        }
+        return try FileRecord(row: row)
+    }
+}
+
 /// What the transport knows about an upload before its body arrives.
 public struct UploadRequest: Sendable {
     public var tenant: String

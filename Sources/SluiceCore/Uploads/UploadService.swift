@@ -199,12 +199,7 @@ public struct UploadService: Sendable {
 
     /// One file's entry.
     public func file(tenant: String, id: String) async throws -> FileRecord {
-        guard let row = try await pool.query(
-            "SELECT \(FileRecord.columns) FROM sluice.files WHERE tenant_id = $1 AND id = $2", [.init(tenant), .init(id)]
-        ).first else {
-            throw ServiceError(.notFound, "file_not_found", "no file \"\(id)\" for tenant \"\(tenant)\"")
-        }
-        return try FileRecord(row: row)
+        try await FileRecord.fetch(tenant: tenant, id: id, pool: pool)
     }
 
     /// The tenant's files, newest first, at most `limit`; `before` (a file id) continues a listing.
