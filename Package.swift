@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceStore", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceCompression", "SluiceTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

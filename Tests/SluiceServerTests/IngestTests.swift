@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCompression
 import SluiceStore
 import SluiceTestSupport
 import Testing
@@ -60,6 +61,59 @@ import Testing
             let again = try await sluice.finished("acme", id, key: key)
             #expect(again["state"] as? String == "failed")
             #expect(again["attempts"] as? Int == 2)
+        }
+    }
+
+    @Test func gzipFilesInflateAndAGzipBombIsRefused() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            let csv = Array("sensor,at,value\ns1,1700000000000,1\ns2,1700000000000,2\n".utf8)
+            let packed = try Gzip.compress(csv)
+            let good = try await sluice.send("POST", "/api/v1/tenants/acme/files?name=a.csv.gz", token: key, body: .bytes(packed))
+            let goodID = try #require(try good.json()["id"] as? String, "\(good.text)")
+            let file = try await sluice.finished("acme", goodID, key: key)
+            #expect(file["state"] as? String == "succeeded")
+            #expect(file["rows_ingested"] as? Int == 2)
+
+            // 64 MiB of zeros after a header compress about 1000:1, far beyond the allowed inflation ratio.
+            let bomb = try Gzip.compress(Array("sensor,at,value\n".utf8) + [UInt8](repeating: 0x30, count: 64 << 20))
+            let response = try await sluice.send("POST", "/api/v1/tenants/acme/files?name=bomb.csv.gz", token: key, body: .bytes(bomb))
+            let bombID = try #require(try response.json()["id"] as? String, "\(response.text)")
+            let refused = try await sluice.finished("acme", bombID, key: key)
+            #expect(refused["state"] as? String == "failed")
+            #expect((refused["error"] as? String)?.contains("gzip") == true, "\(refused)")
+            #expect(try sluice.query("SELECT count(*)::int AS n FROM acme.readings").first?.decode(Int.self, "n") == 2)
+        }
+    }
+
+    @Test(arguments: [
+        ("empty.csv", "", "the file holds no records"),
+        ("header.csv", "sensor,at,value\r\n", "the file holds no records"),
+        ("quote.csv", "sensor,at,value\ns1,1700000000000,\"1\n", "quote"),
+        ("empty.json", "[]", "the file holds no records"),
+        ("broken.json", "[{\"sensor\": \"s1\"", "JSON"),
+    ])
+    func filesWithoutUsableRecordsFailWithAClearError(name: String, content: String, error: String) async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            let result = try await sluice.uploadAndWait("acme", key: key, name: name, content)
+            #expect(result.file["state"] as? String == "failed")
+            #expect((result.file["error"] as? String)?.localizedCaseInsensitiveContains(error) == true, "\(result.file)")
+        }
+    }
+
+    @Test func csvQuotingBOMAndCRLFSurviveToTheTable() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            let csv = "\u{FEFF}sensor,at,value,note\r\n\"s,1\",1700000000000,1,\"line one\r\nline \"\"two\"\"\"\r\ns2,1700000000000,2,\r\ns3,1700000000000,3\r\n"
+            let result = try await sluice.uploadAndWait("acme", key: key, name: "q.csv", csv)
+            #expect(result.file["state"] as? String == "partial", "\(result.file)")
+            #expect(result.file["rows_ingested"] as? Int == 2)
+            let notes = try sluice.query("SELECT sensor, note FROM acme.readings ORDER BY sensor")
+            #expect(try notes.map { try $0.decode(String.self, "sensor") } == ["s,1", "s2"])
+            #expect(try notes.first?.decode(String.self, "note") == "line one\r\nline \"two\"")
+            let rejects = try await sluice.send("GET", "/api/v1/tenants/acme/files/\(result.id)/rejects", token: key).json()
+            #expect((rejects["rejects"] as? [[String: Any]])?.first?["reason"] as? String == "field_count_mismatch")
         }
     }
 }
