@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // fork + rlimits + exec for external ingest apps: code Swift cannot run between fork and exec.
+        .target(name: "CSubprocess"),
 
         // Transport and infrastructure: no knowledge of tenants or ingestion.
         .target(name: "SluiceCompression", dependencies: ["CZlib"]),
@@ -44,7 +46,7 @@ let package = Package(
 
         // Domain: platform schema, health, and (later) tenants and ingestion. Never imports HTTP.
         .target(name: "SluiceCore", dependencies: [
-            "SluiceStore", "SluiceMetrics", "SluiceCompression",
+            "SluiceStore", "SluiceMetrics", "SluiceCompression", "CSubprocess",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -1,0 +1,142 @@
+import CSubprocess
+import Foundation
+
+/// One started external app: the leader of its own process group, and the parent's ends of its
+/// stdout and stderr pipes. Used by one thread from start to ``supervise(deadline:onStdout:)``.
+struct ExternalAppProcess {
+    /// How the process ended, and the first bytes of its standard error.
+    struct Termination {
+        /// The raw `waitpid` status.
+        let status: Int32
+        let timedOut: Bool
+        let stderr: [UInt8]
+        let stderrTruncated: Bool
+
+        /// The exit status, if the process exited.
+        var exitStatus: Int32? { status & 0x7F == 0 ? (status >> 8) & 0xFF : nil }
+        /// The terminating signal, if a signal ended the process.
+        var signal: Int32? { status & 0x7F == 0 ? nil : status & 0x7F }
+    }
+
+    /// How long output is still drained after the process was reaped: a descendant that left the
+    /// process group may hold the pipes open.
+    private static let drainGrace = Duration.seconds(1)
+    private static let readSize = 64 << 10
+
+    private let pid: pid_t
+    private var stdout: Int32
+    private var stderr: Int32
+    private let stderrCapacity: Int
+    private var stderrBytes: [UInt8] = []
+    private var stderrTruncated = false
+
+    /// Forks and executes `program` (an absolute path) in a new process group with the given limits.
+    /// Throws `app_not_found` when there is no such program, `app_start_failed` for any other failure.
+    init(
+        program: String, arguments: [String], environment: [String], directory: String,
+        resources: AppResources, stderrCapacity: Int
+    ) throws(ServiceError) {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child = csubprocess_child()
+        let started = program.withCString { path in
+            directory.withCString { directory in
+                argv.withUnsafeBufferPointer { argv in
+                    envp.withUnsafeBufferPointer { envp in
+                        var spec = csubprocess_spec(
+                            path: path, argv: argv.baseAddress, envp: envp.baseAddress, directory: directory,
+                            memory_limit_bytes: Int64(resources.memoryLimitBytes),
+                            cpu_time_limit_seconds: Int64(resources.cpuTimeLimitSeconds))
+                        return csubprocess_spawn(&spec, &child)
+                    }
+                }
+            }
+        }
+        guard started == 0 else {
+            let step = String(cString: child.step)
+            if step == "exec", child.error == ENOENT || child.error == ENOTDIR {
+                throw ServiceError(.unavailable, "app_not_found", "the ingest app \(program) does not exist")
+            }
+            throw ServiceError(
+                .unavailable, "app_start_failed",
+                "the ingest app \(program) could not be started: \(step) failed: \(String(cString: strerror(child.error)))")
+        }
+        pid = child.pid
+        stdout = child.stdout_fd
+        stderr = child.stderr_fd
+        self.stderrCapacity = stderrCapacity
+    }
+
+    /// Hands stdout to `onStdout` as it arrives and keeps the first bytes of stderr until the process
+    /// exits or `deadline` passes, then SIGKILLs its whole process group and reaps it.
+    ///
+    /// If `onStdout` throws, the group is killed and reaped and the error rethrown. Output still
+    /// buffered after the process exited is delivered; after a timeout it is discarded.
+    mutating func supervise(
+        deadline: ContinuousClock.Instant, onStdout: ([UInt8]) throws -> Void
+    ) throws -> Termination {
+        defer { closePipes() }
+        var timedOut = false
+        do {
+            while csubprocess_has_exited(pid) == 0 {
+                let now = ContinuousClock.now
+                if now >= deadline {
+                    timedOut = true
+                    break
+                }
+                let slice = Duration.milliseconds(stdout >= 0 || stderr >= 0 ? 100 : 10)
+                try pump(for: min(deadline - now, slice), onStdout: onStdout)
+            }
+        } catch {
+            _ = finish()
+            throw error
+        }
+        let status = finish()
+        let graceEnd = ContinuousClock.now + Self.drainGrace
+        while stdout >= 0 || stderr >= 0, ContinuousClock.now < graceEnd {
+            try pump(for: min(graceEnd - ContinuousClock.now, .milliseconds(100)), onStdout: timedOut ? { _ in } : onStdout)
+        }
+        return Termination(status: status, timedOut: timedOut, stderr: stderrBytes, stderrTruncated: stderrTruncated)
+    }
+
+    /// Kills the process group (and the process, should it have left the group), reaps the process
+    /// and returns its wait status. Until reaped, its pid cannot be reused as another group's id.
+    private func finish() -> Int32 {
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        return status
+    }
+
+    /// Waits up to `duration` for output and reads what is there; a pipe at end of file is closed.
+    private mutating func pump(for duration: Duration, onStdout: ([UInt8]) throws -> Void) throws {
+        var fds = [stdout, stderr].filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let milliseconds = Int32(max(1, (duration / .milliseconds(1)).rounded(.up)))
+        guard poll(&fds, nfds_t(fds.count), milliseconds) > 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: Self.readSize)
+        for entry in fds where entry.revents != 0 {
+            let count = read(entry.fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            guard count > 0 else {
+                close(entry.fd)
+                if entry.fd == stdout { stdout = -1 } else { stderr = -1 }
+                continue
+            }
+            if entry.fd == stdout {
+                try onStdout(Array(buffer[..<count]))
+            } else {
+                let kept = min(count, stderrCapacity - stderrBytes.count)
+                stderrBytes += buffer[..<kept]
+                stderrTruncated = stderrTruncated || kept < count
+            }
+        }
+    }
+
+    private mutating func closePipes() {
+        for fd in [stdout, stderr] where fd >= 0 { close(fd) }
+        stdout = -1
+        stderr = -1
+    }
+}

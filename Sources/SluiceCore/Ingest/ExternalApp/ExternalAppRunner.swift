@@ -1,0 +1,143 @@
+import Foundation
+
+/// Runs a tenant's external ingest app (`IngestApp.kind == .external`) on one staged file, under the
+/// contract in the README ("External ingest apps: the contract"): a cleared environment, the
+/// tenant's staging directory as working directory, its own process group, rlimits, a wall-clock
+/// timeout after which the whole group is SIGKILLed.
+///
+/// Blocking: call ``run(inputPath:fileID:onOutput:)`` from a dedicated thread, never from the
+/// cooperative pool.
+public struct ExternalAppRunner: Sendable {
+    /// The `PATH` of every run, and where a `command[0]` without a slash is looked up.
+    public static let searchPath = "/usr/local/bin:/usr/bin:/bin"
+    /// How many bytes of standard error a result keeps.
+    public static let stderrCapacity = 64 << 10
+
+    /// The tenant id (`CLIENT_ID`).
+    public let tenant: String
+    /// The tenant's staging directory, with `in/` and `out/` (`SOURCE_PATH`, `HOME`, working directory).
+    public let sourcePath: String
+    /// The argv.
+    public let command: [String]
+    public let output: IngestApp.Output
+    public let resources: AppResources
+
+    public init(tenant: String, sourcePath: String, app: IngestApp, resources: AppResources) {
+        self.tenant = tenant
+        self.sourcePath = sourcePath.count > 1 && sourcePath.hasSuffix("/") ? String(sourcePath.dropLast()) : sourcePath
+        self.command = app.command
+        self.output = app.output
+        self.resources = resources
+    }
+
+    /// Runs the app on `inputPath` and waits for it.
+    ///
+    /// Output mode `stdout`: `onOutput` receives standard output in pieces as it arrives. Mode
+    /// `out_dir`: the app gets a fresh ``outputDirectory(fileID:)`` as `OUTPUT_DIR`, its standard
+    /// output is discarded, and after exit status 0 the result lists the files it wrote; remove them
+    /// with ``removeOutputDirectory(fileID:)`` once read (after any other outcome the runner removes
+    /// them itself).
+    ///
+    /// Throws `app_not_found` or `app_start_failed` when the app cannot be started, and rethrows what
+    /// `onOutput` throws (after killing the app). A failing app is not an error: see the result's
+    /// ``ExternalAppResult/outcome`` and ``ExternalAppResult/error``.
+    public func run(inputPath: String, fileID: String, onOutput: ([UInt8]) throws -> Void) throws -> ExternalAppResult {
+        let start = ContinuousClock.now
+        let program = try resolveProgram()
+        var environment = [
+            "CLIENT_ID=\(tenant)", "SOURCE_PATH=\(sourcePath)", "INPUT_PATH=\(inputPath)",
+            "PATH=\(Self.searchPath)", "LANG=C.UTF-8", "HOME=\(sourcePath)",
+        ]
+        let outputDirectory = output == .outDir ? try createOutputDirectory(fileID: fileID) : nil
+        if let outputDirectory { environment.append("OUTPUT_DIR=\(outputDirectory)") }
+        do {
+            var process = try ExternalAppProcess(
+                program: program, arguments: command, environment: environment, directory: sourcePath,
+                resources: resources, stderrCapacity: Self.stderrCapacity)
+            let termination = try process.supervise(
+                deadline: start + .seconds(resources.timeoutSeconds), onStdout: output == .stdout ? onOutput : { _ in })
+            let succeeded = termination.exitStatus == 0 && !termination.timedOut
+            let files: [String] = if let outputDirectory, succeeded { try Self.regularFiles(in: outputDirectory) } else { [] }
+            let result = ExternalAppResult(
+                termination: termination, duration: ContinuousClock.now - start, outputFiles: files, resources: resources)
+            if result.outcome != .ok, outputDirectory != nil { try removeOutputDirectory(fileID: fileID) }
+            return result
+        } catch {
+            if outputDirectory != nil { try? removeOutputDirectory(fileID: fileID) }
+            throw error
+        }
+    }
+
+    /// `SOURCE_PATH/out/<fileID>`: the `OUTPUT_DIR` of the run for `fileID`.
+    public func outputDirectory(fileID: String) -> String {
+        "\(sourcePath)/out/\(fileID)"
+    }
+
+    /// Removes the run's `OUTPUT_DIR` with everything in it; nothing happens if it does not exist.
+    public func removeOutputDirectory(fileID: String) throws(ServiceError) {
+        let path = try validated(fileID: fileID)
+        do {
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        } catch {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot remove \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// `command[0]` as an absolute path: as given if it is one, else found on ``searchPath``.
+    private func resolveProgram() throws(ServiceError) -> String {
+        guard let name = command.first, !name.isEmpty else {
+            throw ServiceError(.invalid, "app_not_found", "the ingest app has no command")
+        }
+        if name.hasPrefix("/") { return name }
+        guard !name.contains("/") else {
+            throw ServiceError(
+                .invalid, "app_not_found", "the ingest app \"\(name)\" must be an absolute path or a program on PATH")
+        }
+        let candidates = Self.searchPath.split(separator: ":").map { "\($0)/\(name)" }
+        guard let found = candidates.first(where: { Self.isExecutableFile($0) }) else {
+            throw ServiceError(.unavailable, "app_not_found", "the ingest app \"\(name)\" is not on PATH (\(Self.searchPath))")
+        }
+        return found
+    }
+
+    /// A fresh, empty `OUTPUT_DIR`: whatever an earlier run for the same file left is removed.
+    private func createOutputDirectory(fileID: String) throws(ServiceError) -> String {
+        try removeOutputDirectory(fileID: fileID)
+        let path = outputDirectory(fileID: fileID)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot create \(path): \(error.localizedDescription)")
+        }
+        return path
+    }
+
+    /// ``outputDirectory(fileID:)``, once `fileID` is known to be an upload id (`[A-Za-z0-9_-]{1,64}`).
+    private func validated(fileID: String) throws(ServiceError) -> String {
+        let valid = (1...64).contains(fileID.utf8.count) && fileID.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+        guard valid else { throw ServiceError(.invalid, "invalid_file_id", "invalid file id \"\(fileID.prefix(80))\"") }
+        return outputDirectory(fileID: fileID)
+    }
+
+    /// The regular files (not symbolic links, no dot files) directly in `directory`, sorted by name.
+    private static func regularFiles(in directory: String) throws(ServiceError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { !$0.hasPrefix(".") }
+                .sorted()
+                .map { "\(directory)/\($0)" }
+                .filter { try FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType == .typeRegular }
+        } catch {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot list \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    private static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+}
