@@ -92,6 +92,7 @@ import Testing
         ("quote.csv", "sensor,at,value\ns1,1700000000000,\"1\n", "quote"),
         ("empty.json", "[]", "the file holds no records"),
         ("broken.json", "[{\"sensor\": \"s1\"", "JSON"),
+        ("endless.ndjson", "{\"sensor\": \"" + String(repeating: "x", count: 65 << 20), "longer than 64 MiB"),
     ])
     func filesWithoutUsableRecordsFailWithAClearError(name: String, content: String, error: String) async throws {
         try await InProcessSluice.with(ingestWorkers: 1) { sluice in

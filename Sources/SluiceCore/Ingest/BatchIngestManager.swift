@@ -149,14 +149,20 @@ public final class BatchIngestManager: Sendable {
             _ = try? await queue.release(fileID: file.id, owner: worker)
             logger.info("file ingestion interrupted by shutdown; it is queued again", metadata: ["file": "\(file.id)"])
         } catch {
-            let message = (error as? ServiceError)?.message ?? "\(error)"
             var failed = FileIngestor.Outcome()
             failed.state = "failed"
-            failed.error = message
+            failed.error = (error as? ServiceError)?.message ?? "\(error)"
+            if let app = error as? FileIngestor.AppFailure {
+                failed.error = app.error.message
+                failed.diagnostics = app.diagnostics
+                failed.appRun = app.run
+            }
             let outcome = failed
+            let message = failed.error ?? ""
             do {
                 try await pool.withTransaction { connection in
-                    try Self.record(outcome, of: file, worker: worker, report: report, appKind: nil, on: connection)
+                    try Self.record(outcome, of: file, worker: worker, report: report,
+                                    appKind: outcome.appRun == nil ? nil : IngestApp.Kind.external.rawValue, on: connection)
                 }
             } catch {
                 logger.error("recording a failed ingestion failed", metadata: ["file": "\(file.id)", "error": "\(error)"])

@@ -44,6 +44,9 @@ public struct CSVParser: Sendable {
         self.quote = quote
     }
 
+    /// Bytes held for the record not yet complete, and the line it starts on.
+    public var pending: (bytes: Int, line: Int) { (fields.reduce(field.count) { $0 + $1.count + 1 }, recordLine) }
+
     /// Parses `bytes`, calling `emit` for every record they complete.
     public mutating func feed(_ bytes: some Collection<UInt8>, _ emit: (Record) throws -> Void) rethrows {
         for byte in bytes {

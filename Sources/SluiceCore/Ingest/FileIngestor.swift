@@ -31,6 +31,10 @@ struct FileIngestor: Sendable {
         var rejectedByReason: [String: Int] = [:]
         var state = "succeeded"
         var error: String?
+        /// What an external app wrote on stderr (capped).
+        var diagnostics: String?
+        /// How an external app's run ended: `ok`, `failed`, `timeout` or `killed`.
+        var appRun: String?
     }
 
     struct Reject {
@@ -50,6 +54,9 @@ struct FileIngestor: Sendable {
                 finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
         let file = claim.file
         let path = try staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName)
+        if definition.ingestApp.kind == .external {
+            return try ingestWithExternalApp(claim, inputPath: path, on: connection, finish: finish)
+        }
         let reader = StagedFileReader(path: path, gzip: file.compressed, limits: limits)
         return try ingest(file, format: file.format, pipeline: RecordPipeline(app: definition.ingestApp, schema: definition.schema),
                           source: reader.read, repeatable: true, on: connection, finish: finish)
@@ -57,7 +64,9 @@ struct FileIngestor: Sendable {
 
     /// Loads the records `source` yields. A `repeatable` source may be read twice (see the type's
     /// documentation); others go through the temporary table at once.
+    /// `annotate` adds what only the source knows (an external app's diagnostics) before `finish`.
     func ingest(_ file: FileRecord, format: String, pipeline: RecordPipeline, source: Source, repeatable: Bool,
+                annotate: (inout Outcome) -> Void = { _ in },
                 on connection: PostgresConnection, finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
         try connection.withTransaction { connection in
             var pass: Pass?
@@ -86,6 +95,7 @@ struct FileIngestor: Sendable {
             } else if outcome.rowsRejected > 0 {
                 outcome.state = "partial"
             }
+            annotate(&outcome)
             try finish(connection, outcome)
             return outcome
         }

@@ -9,6 +9,7 @@ public struct IngestMetrics: Sendable {
     private let duration: HistogramFamily
     private let latency: HistogramFamily
     private let busy: GaugeFamily
+    private let appRuns: CounterFamily
 
     public init(registry: MetricsRegistry) {
         files = registry.counter(name: "sluice_ingest_files_total", help: "Files ingested, by tenant and outcome.",
@@ -26,6 +27,9 @@ public struct IngestMetrics: Sendable {
                                      help: "End-to-end latency of a file: received to committed.",
                                      labelNames: ["tenant"], buckets: buckets)
         busy = registry.gauge(name: "sluice_ingest_busy_workers", help: "Ingest workers holding a file.")
+        appRuns = registry.counter(name: "sluice_ingest_app_runs_total",
+                                   help: "Runs of tenants' external ingest apps, by outcome (ok, failed, timeout, killed).",
+                                   labelNames: ["tenant", "outcome"])
     }
 
     func busyWorkers(_ change: Double) {
@@ -39,5 +43,6 @@ public struct IngestMetrics: Sendable {
         bytes.labels(tenant).increment(by: Double(size))
         duration.labels(tenant).observe(seconds)
         latency.labels(tenant).observe(endToEnd)
+        if let run = outcome.appRun { appRuns.labels(tenant, run).increment() }
     }
 }

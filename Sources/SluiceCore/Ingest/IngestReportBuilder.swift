@@ -13,7 +13,8 @@ struct IngestReportBuilder: Sendable {
             rowsTotal: Int64(outcome.rowsTotal), rowsIngested: Int64(outcome.rowsIngested),
             rowsRejected: Int64(outcome.rowsRejected), rejectedByReason: outcome.rejectedByReason.mapValues(Int64.init),
             receivedAt: claim.receivedAt, startedAt: claim.startedAt, finishedAt: Date(), appKind: appKind,
-            outcome: IngestionReport.Outcome(rawValue: outcome.state) ?? .failed, error: outcome.error)
+            outcome: IngestionReport.Outcome(rawValue: outcome.state) ?? .failed, error: outcome.error,
+            diagnostics: outcome.diagnostics)
         _ = try IngestionReports.insert(report, on: connection)
     }
 }

@@ -26,6 +26,9 @@ public struct JSONArraySplitter: Sendable {
     private var index = 0
     private var offset = 0
 
+    /// Bytes held for the element not yet complete.
+    public var pendingBytes: Int { element.count }
+
     public init() {}
 
     /// Splits `bytes`, calling `emit` for every element they complete.

@@ -21,6 +21,9 @@ public struct NDJSONSplitter: Sendable {
 
     public init() {}
 
+    /// Bytes held for the line not yet complete.
+    public var pendingBytes: Int { buffer.count }
+
     /// Splits `bytes`, calling `emit` for every line they complete.
     public mutating func feed(_ bytes: some Collection<UInt8>, _ emit: (RawRecord) throws -> Void) rethrows {
         for byte in bytes {

@@ -46,20 +46,31 @@ struct RecordStream {
         if !definition.csv.header { mapping = CSVHeaderMapping(positionalFor: definition.schema) }
     }
 
+    /// The longest record accepted: a longer one fails the file instead of growing memory without bound.
+    static let maximumRecordBytes = 64 << 20
+
     mutating func feed(_ bytes: [UInt8], _ emit: (Record) throws -> Void) throws {
         var pending: [Piece] = []
+        let held: Int
         switch splitter {
         case .csv(var parser):
             parser.feed(bytes) { pending.append(.csv($0)) }
             splitter = .csv(parser)
+            held = parser.pending.bytes
         case .lines(var lines):
             lines.feed(bytes) { pending.append(.json($0.bytes, line: $0.line)) }
             splitter = .lines(lines)
+            held = lines.pendingBytes
         case .array(var array):
             try array.feed(bytes) { pending.append(.json($0.bytes, line: nil)) }
             splitter = .array(array)
+            held = array.pendingBytes
         }
         for piece in pending { try handle(piece, emit) }
+        guard held <= Self.maximumRecordBytes else {
+            throw ServiceError(.invalid, "record_too_large",
+                               "record \(number + 1) is longer than \(Self.maximumRecordBytes >> 20) MiB (an unclosed quote or bracket?)")
+        }
     }
 
     mutating func finish(_ emit: (Record) throws -> Void) throws {
