@@ -20,11 +20,12 @@ public enum TestPostgres {
     /// The cluster to stop at exit, once one was started.
     private static let running = Mutex<EmbeddedPostgres?>(nil)
 
-    /// Started exactly once (Swift initialises static lets thread-safely).
+    /// Started exactly once (Swift initialises static lets thread-safely). Tests run in parallel, each
+    /// service with its own pool (and some with two server processes), hence the connection headroom.
     private static let shared = Task<Shared, any Error> {
         let directory = try makeTemporaryDirectory(prefix: "sluice-test-pg")
         let cluster = EmbeddedPostgres(
-            configuration: .init(dataDirectory: directory, sharedBuffers: "32MB"))
+            configuration: .init(dataDirectory: directory, maxConnections: 400, sharedBuffers: "32MB"))
         running.withLock { $0 = cluster }
         atexit { TestPostgres.stopAtExit() }
         try await cluster.start()
