@@ -37,4 +37,15 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(lines[0])) as? [String: Any]
         #expect(object?.count == definition.schema.fields.count)
     }
+
+    @Test func numbersStayWithinTheTenantsRangeRules() throws {
+        let definition = try tenant("tenant-b")
+        let lines = generate(definition, rows: 2000, format: .ndjson).split(separator: UInt8(ascii: "\n"))
+        let ratings = try lines.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])["star_rating"] as? Int
+        }
+        #expect(ratings.count == 2000)
+        #expect(ratings.allSatisfy { (1...5).contains($0 ?? 0) })
+        #expect(Set(ratings).count == 5)
+    }
 }

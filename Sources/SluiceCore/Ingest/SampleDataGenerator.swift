@@ -1,7 +1,8 @@
 import Foundation
 
 /// Deterministic sample data for a tenant's schema: the same tenant, seed and row count always give
-/// the same bytes. Primary-key fields are derived from the row number, so rows never collide.
+/// the same bytes. Primary-key fields are derived from the row number, so rows never collide, and
+/// numbers stay within the tenant's `range` quality rules, so generated rows pass them.
 public struct SampleDataGenerator: Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case csv, ndjson
@@ -9,10 +10,24 @@ public struct SampleDataGenerator: Sendable {
 
     private let definition: TenantDefinition
     private let seed: UInt64
+    /// Bounds from `range` quality rules, by field.
+    private let ranges: [String: ClosedRange<Double>]
 
     public init(definition: TenantDefinition, seed: UInt64 = 42) {
         self.definition = definition
         self.seed = seed
+        var ranges: [String: ClosedRange<Double>] = [:]
+        for case .object(let rule) in definition.ingestApp.quality where rule["rule"] == .string("range") {
+            var minimum = -Double(Int32.max), maximum = Double(Int32.max)
+            if case .number(let value)? = rule["min"] { minimum = value }
+            if case .number(let value)? = rule["max"] { maximum = value }
+            guard minimum <= maximum else { continue }
+            var names: [String] = []
+            if case .string(let name)? = rule["field"] { names.append(name) }
+            if case .array(let items)? = rule["fields"] { for case .string(let name) in items { names.append(name) } }
+            for name in names { ranges[name] = minimum...maximum }
+        }
+        self.ranges = ranges
     }
 
     /// Writes `rows` records, calling `emit` with chunks of about 64 KiB.
@@ -57,6 +72,19 @@ public struct SampleDataGenerator: Sendable {
     private func value(for field: AvroField, row: Int, isKey: Bool, random: inout SplitMix64) -> Value {
         if field.nullable && !isKey && random.next() % 10 == 0 { return Value(text: nil, json: "null") }
         let draw = random.next()
+        if !isKey, let range = ranges[field.name] {
+            switch field.type {
+            case .int, .long:
+                let low = Int(range.lowerBound.rounded(.up)), high = Int(range.upperBound.rounded(.down))
+                let number = low + Int(draw % UInt64(max(1, high - low + 1)))
+                return Value(text: String(number), json: String(number))
+            case .float, .double:
+                let number = range.lowerBound + Double(draw % 1_000_001) / 1_000_000 * (range.upperBound - range.lowerBound)
+                return Value(text: String(number), json: String(number))
+            default:
+                break
+            }
+        }
         switch field.type {
         case .string:
             let text = isKey ? "\(field.name.lowercased())-\(row)" : "\(field.name.lowercased())-\(draw % 1000)"
