@@ -56,7 +56,7 @@ extension PostgresConnection {
         if let firstError { throw failure(firstError, report: true) }
         if interrupted {
             // Only a notice can end up here: the data after it was never sent, so the caller must roll back.
-            throw failure(PostgresError(code: .copyFailed, message: "the server sent a message during COPY; data after it was not sent",
+            throw failure(PostgresError(code: .copyInterrupted, message: "the server sent a message during COPY; data after it was not sent",
                                         sql: copySQL), report: true)
         }
         return copied

@@ -18,6 +18,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         public static let queryFailed = Code("query_failed")
         /// A `COPY ... FROM STDIN` failed or was aborted.
         public static let copyFailed = Code("copy_failed")
+        /// The server sent a message (not an error) during `COPY ... FROM STDIN`, so sending stopped
+        /// early; the rows sent must be rolled back.
+        public static let copyInterrupted = Code("copy_interrupted")
         /// The pool was closed before or while waiting for a connection.
         public static let poolClosed = Code("pool_closed")
         /// No connection became available within the pool's acquire timeout.

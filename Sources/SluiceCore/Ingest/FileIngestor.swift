@@ -75,7 +75,7 @@ struct FileIngestor: Sendable {
                 do {
                     pass = try load(file, format: format, pipeline: pipeline, source: source, staged: false, on: connection)
                     _ = try connection.execute("RELEASE SAVEPOINT sluice_direct")
-                } catch let error as PostgresError where error.isUniqueViolation || error.code == .copyFailed && error.sqlState == nil {
+                } catch let error as PostgresError where error.isUniqueViolation || error.code == .copyInterrupted {
                     _ = try connection.execute("ROLLBACK TO SAVEPOINT sluice_direct")
                 }
             }

@@ -25,8 +25,6 @@ struct RecordStream {
     private var mapping: CSVHeaderMapping?
     private let validator: RecordValidator
     private let pipeline: RecordPipeline
-    /// CSV: the cell transforms of the byte path, `nil` when there are none.
-    private let cellTransforms: [RecordPipeline.CellTransform?]?
     private let schema: AvroRecordSchema
     private let delimiter: UInt8
     /// "Now" for timeliness rules, fixed for the whole file.
@@ -36,7 +34,6 @@ struct RecordStream {
         schema = definition.schema
         validator = RecordValidator(schema: definition.schema)
         self.pipeline = pipeline
-        cellTransforms = pipeline.cellTransforms.flatMap { $0.contains { $0 != nil } ? $0 : nil }
         delimiter = definition.csv.delimiter
         switch format {
         case "csv": splitter = .csv(CSVParser(delimiter: definition.csv.delimiter, quote: definition.csv.quote))
@@ -116,7 +113,7 @@ struct RecordStream {
     }
 
     private func csvValues(_ fields: [[UInt8]], _ mapping: CSVHeaderMapping) -> Result<[String?], RecordRejection> {
-        guard pipeline.cellTransforms != nil else {
+        guard case .bytes(let transforms) = pipeline.csvPath else {
             // Steps need whole records: build one keyed by column name.
             return Result { () throws(RecordRejection) in
                 guard fields.count == mapping.columnCount else {
@@ -134,7 +131,7 @@ struct RecordStream {
                 return try checked(&members)
             }
         }
-        let values = validator.validate(csvFields: fields, mapping: mapping, transforms: cellTransforms)
+        let values = validator.validate(csvFields: fields, mapping: mapping, transforms: transforms)
         guard !pipeline.rules.isEmpty, case .success(let row) = values else { return values }
         return Result { () throws(RecordRejection) in
             try pipeline.check(row, nowMillis: nowMillis)

@@ -17,20 +17,27 @@ struct RecordPipeline: Sendable {
     /// Set by a `dedupe` step: duplicate primary keys within a file are rejected, keeping the last
     /// (`true`) or first record.
     let dedupeKeepsLast: Bool?
-    /// When every step only trims or changes the case of schema fields, the per-field transforms the
-    /// CSV byte path applies instead of building records; `nil` when steps need whole records.
-    let cellTransforms: [CellTransform?]?
+    /// How CSV rows go through the pipeline.
+    enum CSVPath: Sendable {
+        /// Straight from bytes, with these per-field transforms (`nil`: none).
+        case bytes([CellTransform?]?)
+        /// Steps need whole records, keyed by column name.
+        case records
+    }
+
+    /// `.bytes` when every step only trims or changes the case of schema fields.
+    let csvPath: CSVPath
     private let problemList: [(path: String, message: String)]
 
     /// A pipeline without steps or rules.
-    static let empty = RecordPipeline(steps: [], rules: [], dedupeKeepsLast: nil, cellTransforms: nil, problemList: [])
+    static let empty = RecordPipeline(steps: [], rules: [], dedupeKeepsLast: nil, csvPath: .bytes(nil), problemList: [])
 
-    private init(steps: [WranglingStep], rules: [QualityRule], dedupeKeepsLast: Bool?, cellTransforms: [CellTransform?]?,
+    private init(steps: [WranglingStep], rules: [QualityRule], dedupeKeepsLast: Bool?, csvPath: CSVPath,
                  problemList: [(path: String, message: String)]) {
         self.steps = steps
         self.rules = rules
         self.dedupeKeepsLast = dedupeKeepsLast
-        self.cellTransforms = cellTransforms
+        self.csvPath = csvPath
         self.problemList = problemList
     }
 
@@ -60,15 +67,13 @@ struct RecordPipeline: Sendable {
             problems += parameters.problems
         }
         self.init(steps: steps, rules: rules, dedupeKeepsLast: dedupe,
-                  cellTransforms: Self.cellTransforms(steps, schema: schema), problemList: problems)
+                  csvPath: Self.csvPath(steps, schema: schema), problemList: problems)
     }
 
     /// Problems with the parameters of `app`'s steps and rules, each with its path in the definition.
     static func problems(of app: IngestApp, schema: AvroRecordSchema) -> [(path: String, message: String)] {
         RecordPipeline(app: app, schema: schema).problemList
     }
-
-    var isEmpty: Bool { steps.isEmpty && rules.isEmpty }
 
     /// Applies the steps to a record, in order.
     func transform(_ record: inout [String: RecordValue]) throws(RecordRejection) {
@@ -80,7 +85,7 @@ struct RecordPipeline: Sendable {
         for rule in rules { try rule.check(row, nowMillis: nowMillis) }
     }
 
-    private static func cellTransforms(_ steps: [WranglingStep], schema: AvroRecordSchema) -> [CellTransform?]? {
+    private static func csvPath(_ steps: [WranglingStep], schema: AvroRecordSchema) -> CSVPath {
         var transforms = [CellTransform?](repeating: nil, count: schema.fields.count)
         for step in steps {
             let fields: [String]
@@ -89,15 +94,15 @@ struct RecordPipeline: Sendable {
             case .trim(let names): fields = names; transform = { $0.trim = true }
             case .lower(let names): fields = names; transform = { $0.uppercase = false }
             case .upper(let names): fields = names; transform = { $0.uppercase = true }
-            default: return nil
+            default: return .records
             }
             for name in fields {
-                guard let index = schema.fields.firstIndex(where: { $0.name == name }) else { return nil }
+                guard let index = schema.fields.firstIndex(where: { $0.name == name }) else { return .records }
                 var cell = transforms[index] ?? CellTransform()
                 transform(&cell)
                 transforms[index] = cell
             }
         }
-        return transforms
+        return .bytes(transforms.contains { $0 != nil } ? transforms : nil)
     }
 }

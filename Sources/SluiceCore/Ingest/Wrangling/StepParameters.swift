@@ -90,15 +90,8 @@ extension JSONValue {
         }
     }
 
-    /// Scalar values as text, for comparisons.
-    var scalarText: String? {
-        switch self {
-        case .string(let text): text
-        case .number(let number): JSONValue.exactInteger(number).map(String.init) ?? "\(number)"
-        case .bool(let flag): flag ? "true" : "false"
-        default: nil
-        }
-    }
+    /// Scalar values as text, for comparisons; `nil` for null, arrays and objects.
+    var scalarText: String? { recordValue.text }
 }
 
 extension RecordValue {

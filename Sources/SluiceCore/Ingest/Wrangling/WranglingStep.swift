@@ -150,7 +150,7 @@ enum WranglingStep: Sendable {
     }
 
     private static func cast(_ value: RecordValue, field: String, to type: AvroType) throws(RecordRejection) -> RecordValue {
-        guard !value.isEmpty, value != .nested, let raw = value.text else { return value == .nested ? value : .null }
+        guard let raw = value.text, !value.isEmpty else { return value == .nested ? .nested : .null }
         let text = raw.trimmingCharacters(in: .whitespaces)
         let failure = RecordRejection(field: field, code: castFailedCode, message: "\"\(raw.prefix(40))\" cannot be cast to \(type)")
         switch type {
