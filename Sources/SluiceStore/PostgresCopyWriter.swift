@@ -23,28 +23,17 @@ public final class PostgresCopyWriter {
         if buffer.count >= Self.chunkSize { try flush() }
     }
 
-    /// Appends one row in COPY text format: tab-separated, `\N` for nil, with backslash, tab,
-    /// newline and carriage return escaped.
+    /// Appends rows encoded by ``CopyTextRows``.
+    public func write(_ rows: CopyTextRows) throws {
+        try write(rows.bytes)
+    }
+
+    /// Appends one row in COPY text format (see ``CopyTextRows``).
     public func writeRow(_ fields: [String?]) throws {
-        for (position, field) in fields.enumerated() {
-            if position > 0 { buffer.append(UInt8(ascii: "\t")) }
-            guard let field else {
-                buffer.append(UInt8(ascii: "\\"))
-                buffer.append(UInt8(ascii: "N"))
-                continue
-            }
-            for byte in field.utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
-                }
-            }
-        }
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count >= Self.chunkSize { try flush() }
+        var row = CopyTextRows(capacity: 0)
+        for field in fields { row.append(field) }
+        row.endRow()
+        try write(row)
     }
 
     /// Sends everything buffered so far.

@@ -10,19 +10,21 @@ enum FieldText {
 
     typealias Bytes = UnsafeBufferPointer<UInt8>
 
-    /// Converts `text` to the COPY text of a non-string `type`.
-    static func convert(_ text: Bytes, to type: AvroType) throws(Failure) -> String {
+    /// Checks `text` as a value of `type` and appends its PostgreSQL text to `row`.
+    static func append(_ text: Bytes, as type: AvroType, to row: inout ValidatedRow) throws(Failure) {
         switch type {
-        case .string: return try utf8(text)
+        case .string:
+            try checkText(text)
+            row.append(text)
         case .int, .long:
             _ = try integer(text, bits: type == .int ? 32 : 64, code: RecordRejection.Code.invalidInt, what: "an integer")
-            return ascii(text)
+            row.append(text)
         case .float, .double:
             try checkNumber(text, single: type == .float)
-            return ascii(text)
-        case .boolean: return try boolean(text)
-        case .date: return try date(text)
-        case .timestampMillis: return try timestamp(text)
+            row.append(text)
+        case .boolean: row.append(try boolean(text))
+        case .date: row.append(try date(text))
+        case .timestampMillis: row.append(try timestamp(text))
         }
     }
 
@@ -46,19 +48,33 @@ enum FieldText {
         return Bytes(rebasing: text[start..<end])
     }
 
-    /// `text` as a string PostgreSQL can store: valid UTF-8 without NUL.
-    static func utf8(_ text: Bytes) throws(Failure) -> String {
-        guard let string = String(validating: text, as: UTF8.self) else {
+    /// Checks that PostgreSQL can store `text`: valid UTF-8 without NUL.
+    static func checkText(_ text: Bytes) throws(Failure) {
+        if isASCIIWithoutNUL(text) { return }
+        guard String(validating: text, as: UTF8.self) != nil else {
             throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text is not valid UTF-8")
         }
-        try checkNoNUL(text)
-        return string
-    }
-
-    static func checkNoNUL(_ text: Bytes) throws(Failure) {
         guard !text.contains(0) else {
             throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text contains NUL, which PostgreSQL cannot store")
         }
+    }
+
+    /// Whether every byte is ASCII and none is NUL: the common case, checked eight bytes at a time.
+    private static func isASCIIWithoutNUL(_ text: Bytes) -> Bool {
+        guard let base = text.baseAddress else { return true }
+        let highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+        var index = 0
+        while index + 8 <= text.count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            // The second test is non-zero iff some byte is zero (for bytes below 0x80).
+            guard word & highBits == 0, (word &- ones) & ~word & highBits == 0 else { return false }
+            index += 8
+        }
+        while index < text.count {
+            guard text[index] != 0, text[index] < 0x80 else { return false }
+            index += 1
+        }
+        return true
     }
 
     private static func ascii(_ text: Bytes) -> String { String(decoding: text, as: UTF8.self) }

@@ -130,26 +130,36 @@ struct FileIngestor: Sendable {
             : "\(storage.qualifiedTableName) (\((columns + [sourceColumn]).joined(separator: ", ")))"
         _ = try connection.copyIn("COPY \(target) FROM STDIN") { writer in
             var records = RecordStream(definition: definition, format: format, pipeline: pipeline)
-            func take(_ record: RecordStream.Record) throws {
+            var rows = CopyTextRows()
+            func take(_ record: RecordStream.Record, _ row: ValidatedRow) throws {
                 pass.outcome.rowsTotal += 1
                 if pass.outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }
-                switch record.values {
-                case .success(let values):
-                    try writer.writeRow(staged ? values + [file.id, String(record.number), record.line.map(String.init)]
-                                               : values + [file.id])
-                    pass.outcome.rowsIngested += 1
-                case .failure(let rejection):
-                    pass.outcome.rowsRejected += 1
-                    pass.outcome.rejectedByReason[rejection.code, default: 0] += 1
-                    if pass.rejects.count < Self.maximumStoredRejects {
-                        pass.rejects.append(Reject(number: record.number, line: record.line, field: rejection.field,
-                                                   reason: rejection.code, message: rejection.message,
-                                                   raw: record.raw.map { String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self) }))
+                guard let rejection = record.rejection else {
+                    row.encode(into: &rows)
+                    rows.append(file.id)
+                    if staged {
+                        rows.append(String(record.number))
+                        rows.append(record.line.map(String.init))
                     }
+                    rows.endRow()
+                    pass.outcome.rowsIngested += 1
+                    if rows.count >= PostgresCopyWriter.chunkSize {
+                        try writer.write(rows)
+                        rows.removeAll()
+                    }
+                    return
+                }
+                pass.outcome.rowsRejected += 1
+                pass.outcome.rejectedByReason[rejection.code, default: 0] += 1
+                if pass.rejects.count < Self.maximumStoredRejects {
+                    pass.rejects.append(Reject(number: record.number, line: record.line, field: rejection.field,
+                                               reason: rejection.code, message: rejection.message,
+                                               raw: record.raw.map { String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self) }))
                 }
             }
             try source { bytes in try records.feed(bytes, take) }
             try records.finish(take)
+            try writer.write(rows)
         }
         return pass
     }

@@ -3,26 +3,34 @@ import Foundation
 /// Turns a file's bytes, as they stream in, into records validated against the tenant's schema:
 /// CSV (with or without a header), NDJSON, or a JSON array of objects. The tenant's wrangling steps
 /// run before validation and its quality rules after.
+///
+/// Records are handed out one at a time with their values in a ``ValidatedRow`` that is reused for
+/// the next record, so the stream allocates nothing per record on its fast paths.
 struct RecordStream {
-    /// One record: its number in the file, where it starts, its raw bytes, and its COPY-ready values
-    /// in schema order (or why it was rejected).
+    /// One record: its number in the file, where it starts, and why it was rejected (with its raw
+    /// bytes), or `nil` if it was accepted and its values are in the row handed with it.
     struct Record {
         let number: Int
         let line: Int?
+        let rejection: RecordRejection?
         let raw: [UInt8]?
-        let values: Result<[String?], RecordRejection>
     }
+
+    typealias Emit = (Record, ValidatedRow) throws -> Void
 
     private enum Splitter {
         case csv(CSVParser)
         case lines(NDJSONSplitter)
         case array(JSONArraySplitter)
+        /// While a splitter is in use (so its buffers stay uniquely referenced).
+        case taken
     }
 
     private var splitter: Splitter
     private var number = 0
     /// CSV: schema field → column, from the header row (or positional without one).
     private var mapping: CSVHeaderMapping?
+    private var row = ValidatedRow()
     private let validator: RecordValidator
     private let pipeline: RecordPipeline
     private let schema: AvroRecordSchema
@@ -46,104 +54,109 @@ struct RecordStream {
     /// The longest record accepted: a longer one fails the file instead of growing memory without bound.
     static let maximumRecordBytes = 64 << 20
 
-    mutating func feed(_ bytes: [UInt8], _ emit: (Record) throws -> Void) throws {
-        var pending: [Piece] = []
+    mutating func feed(_ bytes: [UInt8], _ emit: Emit) throws {
         let held: Int
         switch splitter {
         case .csv(var parser):
-            parser.feed(bytes) { pending.append(.csv($0)) }
-            splitter = .csv(parser)
+            splitter = .taken
+            defer { splitter = .csv(parser) }
+            try parser.feed(bytes) { try handleCSV($0, emit) }
             held = parser.pending.bytes
         case .lines(var lines):
-            lines.feed(bytes) { pending.append(.json($0.bytes, line: $0.line)) }
-            splitter = .lines(lines)
+            splitter = .taken
+            defer { splitter = .lines(lines) }
+            try lines.feed(bytes) { try handleJSON($0.bytes, line: $0.line, emit) }
             held = lines.pendingBytes
         case .array(var array):
-            try array.feed(bytes) { pending.append(.json($0.bytes, line: nil)) }
-            splitter = .array(array)
+            splitter = .taken
+            defer { splitter = .array(array) }
+            try array.feed(bytes) { try handleJSON($0.bytes, line: nil, emit) }
             held = array.pendingBytes
+        case .taken:
+            preconditionFailure("RecordStream.feed re-entered")
         }
-        for piece in pending { try handle(piece, emit) }
         guard held <= Self.maximumRecordBytes else {
             throw ServiceError(.invalid, "record_too_large",
                                "record \(number + 1) is longer than \(Self.maximumRecordBytes >> 20) MiB (an unclosed quote or bracket?)")
         }
     }
 
-    mutating func finish(_ emit: (Record) throws -> Void) throws {
-        var pending: [Piece] = []
+    mutating func finish(_ emit: Emit) throws {
         switch splitter {
         case .csv(var parser):
+            splitter = .taken
+            defer { splitter = .csv(parser) }
             do {
-                try parser.finish { pending.append(.csv($0)) }
-            } catch {
+                try parser.finish { try handleCSV($0, emit) }
+            } catch let error as CSVParser.UnterminatedQuote {
                 throw ServiceError(.invalid, "malformed_csv", "\(error)")
             }
         case .lines(var lines):
-            lines.finish { pending.append(.json($0.bytes, line: $0.line)) }
+            splitter = .taken
+            defer { splitter = .lines(lines) }
+            try lines.finish { try handleJSON($0.bytes, line: $0.line, emit) }
         case .array(let array):
             try array.finish()
-        }
-        for piece in pending { try handle(piece, emit) }
-    }
-
-    private enum Piece {
-        case csv(CSVParser.Record)
-        case json([UInt8], line: Int?)
-    }
-
-    private mutating func handle(_ piece: Piece, _ emit: (Record) throws -> Void) throws {
-        switch piece {
-        case .csv(let record):
-            guard let mapping else {
-                mapping = try CSVHeaderMapping(headerFields: record.fields, schema: schema)
-                return
-            }
-            number += 1
-            try emit(Record(number: number, line: record.line, raw: Array(record.fields.joined(separator: [delimiter])),
-                            values: csvValues(record.fields, mapping)))
-        case .json(let bytes, let line):
-            number += 1
-            let values = Result { () throws(RecordRejection) in
-                var members = try JSONRecordDecoder.decode(bytes)
-                return try checked(&members)
-            }
-            try emit(Record(number: number, line: line, raw: bytes, values: values))
+        case .taken:
+            preconditionFailure("RecordStream.finish re-entered")
         }
     }
 
-    private func csvValues(_ fields: [[UInt8]], _ mapping: CSVHeaderMapping) -> Result<[String?], RecordRejection> {
-        guard case .bytes(let transforms) = pipeline.csvPath else {
-            // Steps need whole records: build one keyed by column name.
-            return Result { () throws(RecordRejection) in
-                guard fields.count == mapping.columnCount else {
+    private mutating func handleCSV(_ record: CSVParser.Record, _ emit: Emit) throws {
+        guard let mapping else {
+            mapping = try CSVHeaderMapping(headerFields: record.fields, schema: schema)
+            return
+        }
+        number += 1
+        let rejection = validateCSV(record, mapping)
+        try emit(Record(number: number, line: record.line, rejection: rejection,
+                        raw: rejection == nil ? nil : record.joined(separator: delimiter)), row)
+    }
+
+    private mutating func handleJSON(_ bytes: [UInt8], line: Int?, _ emit: Emit) throws {
+        number += 1
+        var rejection: RecordRejection?
+        do throws(RecordRejection) {
+            var members = try JSONRecordDecoder.decode(bytes)
+            try check(&members)
+        } catch {
+            rejection = error
+        }
+        try emit(Record(number: number, line: line, rejection: rejection, raw: rejection == nil ? nil : bytes), row)
+    }
+
+    /// Validates a CSV row into `row`, returning why it was rejected.
+    private mutating func validateCSV(_ record: CSVParser.Record, _ mapping: CSVHeaderMapping) -> RecordRejection? {
+        do throws(RecordRejection) {
+            guard case .bytes(let transforms) = pipeline.csvPath else {
+                // Steps need whole records: build one keyed by column name.
+                guard record.count == mapping.columnCount else {
                     throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,
-                                          message: "the row has \(fields.count) fields, the header \(mapping.columnCount)")
+                                          message: "the row has \(record.count) fields, the header \(mapping.columnCount)")
                 }
                 var members: [String: RecordValue] = [:]
-                for (column, cell) in fields.enumerated() {
+                for (column, cell) in record.fields.enumerated() {
                     guard let text = String(validating: cell, as: UTF8.self) else {
                         throw RecordRejection(field: mapping.columnNames[column], code: RecordRejection.Code.invalidUTF8,
                                               message: "the text is not valid UTF-8")
                     }
                     members[mapping.columnNames[column]] = .text(text)
                 }
-                return try checked(&members)
+                try check(&members)
+                return nil
             }
-        }
-        let values = validator.validate(csvFields: fields, mapping: mapping, transforms: transforms)
-        guard !pipeline.rules.isEmpty, case .success(let row) = values else { return values }
-        return Result { () throws(RecordRejection) in
+            try validator.validate(csv: record, mapping: mapping, transforms: transforms, into: &row)
             try pipeline.check(row, nowMillis: nowMillis)
-            return row
+            return nil
+        } catch {
+            return error
         }
     }
 
-    /// Runs the steps, validation and quality rules on a decoded record.
-    private func checked(_ members: inout [String: RecordValue]) throws(RecordRejection) -> [String?] {
+    /// Runs the steps, validation and quality rules on a decoded record, into `row`.
+    private mutating func check(_ members: inout [String: RecordValue]) throws(RecordRejection) {
         try pipeline.transform(&members)
-        let row = try validator.validate(members).get()
+        try validator.validate(members, into: &row)
         try pipeline.check(row, nowMillis: nowMillis)
-        return row
     }
 }

@@ -1,9 +1,9 @@
-/// Checks records against a tenant's schema and renders each field as PostgreSQL COPY text.
+/// Checks records against a tenant's schema and renders each field as PostgreSQL text.
 ///
 /// Absent or null values take the field's default, else SQL NULL if the field is nullable, else
 /// the record is rejected with `missing_required`. Every failure is a ``RecordRejection``.
 public struct RecordValidator: Sendable {
-    private struct Plan: Sendable {
+    struct Plan: Sendable {
         let name: String
         let type: AvroType
         /// The value of an absent field: its default, NULL, or a rejection.
@@ -11,7 +11,7 @@ public struct RecordValidator: Sendable {
     }
 
     public let schema: AvroRecordSchema
-    private let plans: [Plan]
+    let plans: [Plan]
 
     public init(schema: AvroRecordSchema) {
         self.schema = schema
@@ -19,8 +19,11 @@ public struct RecordValidator: Sendable {
             let absent: Result<String?, RecordRejection>
             switch field.defaultValue {
             case let value? where value != .null:
+                let plan = Plan(name: field.name, type: field.type, absent: .success(nil))
                 absent = Result { () throws(RecordRejection) in
-                    try Self.convert(value.recordValue, name: field.name, type: field.type, absent: .success(nil))
+                    var row = ValidatedRow()
+                    try Self.append(value.recordValue, plan, to: &row)
+                    return row.string(0)
                 }
             default:
                 absent = field.nullable
@@ -33,99 +36,109 @@ public struct RecordValidator: Sendable {
     }
 
     /// Validates a decoded JSON record; members not in the schema are ignored.
-    /// Returns the COPY text of each schema field in schema order, `nil` meaning NULL.
+    /// Returns the text of each schema field in schema order, `nil` meaning NULL.
     public func validate(_ values: [String: RecordValue]) -> Result<[String?], RecordRejection> {
         Result { () throws(RecordRejection) in
-            var row: [String?] = []
-            row.reserveCapacity(plans.count)
-            for plan in plans {
-                guard let value = values[plan.name] else {
-                    row.append(try plan.absent.get())
-                    continue
-                }
-                row.append(try Self.convert(value, name: plan.name, type: plan.type, absent: plan.absent))
-            }
-            return row
+            var row = ValidatedRow()
+            try validate(values, into: &row)
+            return row.strings
         }
     }
 
     /// Validates one CSV row located by `mapping` (built for this schema), straight from its bytes.
-    /// Returns the COPY text of each schema field in schema order, `nil` meaning NULL.
+    /// Returns the text of each schema field in schema order, `nil` meaning NULL.
     public func validate(csvFields: [[UInt8]], mapping: CSVHeaderMapping) -> Result<[String?], RecordRejection> {
-        validate(csvFields: csvFields, mapping: mapping, transforms: nil)
+        Result { () throws(RecordRejection) in
+            var row = ValidatedRow()
+            try validate(csv: CSVParser.Record(fields: csvFields, line: 1), mapping: mapping, transforms: nil, into: &row)
+            return row.strings
+        }
     }
 
-    /// As ``validate(csvFields:mapping:)``; `transforms` trims or changes the case of cells first
-    /// (see ``RecordPipeline``).
-    func validate(csvFields: [[UInt8]], mapping: CSVHeaderMapping,
-                  transforms: [RecordPipeline.CellTransform?]?) -> Result<[String?], RecordRejection> {
-        Result { () throws(RecordRejection) in
-            guard csvFields.count == mapping.columnCount else {
-                throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,
-                                      message: "the row has \(csvFields.count) fields, the header \(mapping.columnCount)")
+    /// Validates a decoded record into `row` (emptied first).
+    func validate(_ values: [String: RecordValue], into row: inout ValidatedRow) throws(RecordRejection) {
+        row.removeAll()
+        for plan in plans {
+            guard let value = values[plan.name] else {
+                row.append(try plan.absent.get())
+                continue
             }
-            var row: [String?] = []
-            row.reserveCapacity(plans.count)
+            try Self.append(value, plan, to: &row)
+        }
+    }
+
+    /// Validates one CSV row into `row` (emptied first); `transforms` trims or changes the case of
+    /// cells first (see ``RecordPipeline``).
+    func validate(csv record: CSVParser.Record, mapping: CSVHeaderMapping,
+                  transforms: [RecordPipeline.CellTransform?]?, into row: inout ValidatedRow) throws(RecordRejection) {
+        guard record.count == mapping.columnCount else {
+            throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,
+                                  message: "the row has \(record.count) fields, the header \(mapping.columnCount)")
+        }
+        row.removeAll()
+        try record.withFields { (fields) throws(RecordRejection) in
             for (position, plan) in plans.enumerated() {
                 guard position < mapping.columnIndex.count, let column = mapping.columnIndex[position] else {
                     row.append(try plan.absent.get())
                     continue
                 }
-                if let transform = transforms?[position] {
-                    row.append(try Self.convertCell(csvFields[column], transform, plan).get())
-                    continue
-                }
-                row.append(try csvFields[column].withUnsafeBufferPointer { cell in
-                    Self.convertText(cell, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
-                }.get())
+                try Self.appendCell(fields[column], transform: transforms?[position], plan, to: &row)
             }
-            return row
         }
     }
 
-    private static func convertCell(_ cell: [UInt8], _ transform: RecordPipeline.CellTransform,
-                                    _ plan: Plan) -> Result<String?, RecordRejection> {
-        cell.withUnsafeBufferPointer { bytes in
-            let trimmed = transform.trim ? FieldText.trimmedWhitespace(bytes) : bytes
-            guard let uppercase = transform.uppercase else {
-                return convertText(trimmed, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
-            }
-            guard let text = String(validating: trimmed, as: UTF8.self) else {
-                return convertText(trimmed, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true)
-            }
-            var changed = uppercase ? text.uppercased() : text.lowercased()
-            return changed.withUTF8 { convertText($0, name: plan.name, type: plan.type, absent: plan.absent, emptyIsAbsent: true) }
+    /// Appends a text cell (CSV, or a JSON string on the byte path) after its transform.
+    static func appendCell(_ cell: UnsafeBufferPointer<UInt8>, transform: RecordPipeline.CellTransform?, emptyIsAbsent: Bool = true,
+                           _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
+        guard let transform else { return try appendText(cell, plan, emptyIsAbsent: emptyIsAbsent, to: &row) }
+        let trimmed = transform.trim ? FieldText.trimmedWhitespace(cell) : cell
+        guard let uppercase = transform.uppercase, let text = String(validating: trimmed, as: UTF8.self) else {
+            return try appendText(trimmed, plan, emptyIsAbsent: emptyIsAbsent, to: &row)
         }
+        try appendText(uppercase ? text.uppercased() : text.lowercased(), plan, emptyIsAbsent: emptyIsAbsent, to: &row)
     }
 
-    private static func convert(_ value: RecordValue, name: String, type: AvroType,
-                                absent: Result<String?, RecordRejection>) throws(RecordRejection) -> String? {
+    static func append(_ value: RecordValue, _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
         switch value {
         case .null:
-            return try absent.get()
+            row.append(try plan.absent.get())
         case .nested:
-            throw RecordRejection(field: name, code: RecordRejection.Code.wrongType, message: "an array or object cannot be a \(type)")
+            throw RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "an array or object cannot be a \(plan.type)")
         case .bool(let flag):
-            switch type {
-            case .boolean: return flag ? "t" : "f"
-            case .string: return flag ? "true" : "false"
-            default: throw RecordRejection(field: name, code: RecordRejection.Code.wrongType, message: "a boolean cannot be a \(type)")
-            }
-        case .text(var text):
-            return try text.withUTF8 { convertText($0, name: name, type: type, absent: absent, emptyIsAbsent: true) }.get()
-        case .string(var text), .number(var text):
-            return try text.withUTF8 { convertText($0, name: name, type: type, absent: absent, emptyIsAbsent: false) }.get()
+            try appendBool(flag, plan, to: &row)
+        case .text(let text):
+            try appendText(text, plan, emptyIsAbsent: true, to: &row)
+        case .string(let text), .number(let text):
+            try appendText(text, plan, emptyIsAbsent: false, to: &row)
         }
     }
 
-    private static func convertText(_ bytes: UnsafeBufferPointer<UInt8>, name: String, type: AvroType,
-                                    absent: Result<String?, RecordRejection>, emptyIsAbsent: Bool) -> Result<String?, RecordRejection> {
-        let text = type == .string ? bytes : FieldText.trimmed(bytes)
-        if text.isEmpty && emptyIsAbsent && type != .string { return absent }
+    static func appendBool(_ flag: Bool, _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
+        switch plan.type {
+        case .boolean: row.append(flag ? "t" : "f")
+        case .string: row.append(flag ? "true" : "false")
+        default: throw RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "a boolean cannot be a \(plan.type)")
+        }
+    }
+
+    private static func appendText(_ text: String, _ plan: Plan, emptyIsAbsent: Bool,
+                                   to row: inout ValidatedRow) throws(RecordRejection) {
+        var text = text
+        try text.withUTF8 { bytes in
+            Result { () throws(RecordRejection) in try appendText(bytes, plan, emptyIsAbsent: emptyIsAbsent, to: &row) }
+        }.get()
+    }
+
+    /// Appends `bytes` as a value of the plan's type; empty text is absent for non-strings when
+    /// `emptyIsAbsent` (CSV cells).
+    static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, _ plan: Plan, emptyIsAbsent: Bool,
+                           to row: inout ValidatedRow) throws(RecordRejection) {
+        let text = plan.type == .string ? bytes : FieldText.trimmed(bytes)
+        if text.isEmpty && emptyIsAbsent && plan.type != .string { return row.append(try plan.absent.get()) }
         do throws(FieldText.Failure) {
-            return .success(try FieldText.convert(text, to: type))
+            try FieldText.append(text, as: plan.type, to: &row)
         } catch {
-            return .failure(RecordRejection(field: name, code: error.code, message: error.message))
+            throw RecordRejection(field: plan.name, code: error.code, message: error.message)
         }
     }
 }

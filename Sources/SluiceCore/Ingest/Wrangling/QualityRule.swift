@@ -64,9 +64,9 @@ struct QualityRule: Sendable {
         return rules
     }
 
-    /// Rejects `row` (COPY texts in schema order) if it breaks the rule; `nowMillis` anchors timeliness.
-    func check(_ row: [String?], nowMillis: Int64) throws(RecordRejection) {
-        let value = row[index]
+    /// Rejects `row` if it breaks the rule; `nowMillis` anchors timeliness.
+    func check(_ row: ValidatedRow, nowMillis: Int64) throws(RecordRejection) {
+        let value = row.string(index)
         switch check {
         case .required:
             guard let value, !value.isEmpty else {

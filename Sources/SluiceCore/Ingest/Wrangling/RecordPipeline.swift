@@ -81,7 +81,7 @@ struct RecordPipeline: Sendable {
     }
 
     /// Checks the quality rules on a validated row.
-    func check(_ row: [String?], nowMillis: Int64) throws(RecordRejection) {
+    func check(_ row: ValidatedRow, nowMillis: Int64) throws(RecordRejection) {
         for rule in rules { try rule.check(row, nowMillis: nowMillis) }
     }
 
