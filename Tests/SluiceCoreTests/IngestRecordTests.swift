@@ -10,11 +10,15 @@ import Testing
             .map { $0[0] }
     }
 
-    /// Validates one JSON record `{"f": <json>}` for a single field of `type`.
+    /// Validates one JSON record `{"f": <json>}` for a single field of `type`, checking that the
+    /// byte path (no dictionary) gives exactly what decoding and validating the members gives.
     private func json(_ json: String, _ type: AvroType, nullable: Bool = false) throws -> Result<String?, RecordRejection> {
         let schema = AvroRecordSchema(name: "t", fields: [AvroField(name: "f", type: type, nullable: nullable)])
-        let values = try JSONRecordDecoder.decode(Array("{\"f\": \(json)}".utf8))
-        return RecordValidator(schema: schema).validate(values).map { $0[0] }
+        let bytes = Array("{\"f\": \(json)}".utf8)
+        let values = try JSONRecordDecoder.decode(bytes)
+        let result = RecordValidator(schema: schema).validate(values)
+        #expect(RecordValidator(schema: schema).validate(json: bytes) == result, "\(json) as \(type)")
+        return result.map { $0[0] }
     }
 
     private func code(_ result: Result<String?, RecordRejection>) -> String? {
@@ -65,6 +69,11 @@ import Testing
         #expect(code(validator.validate(csvFields: [[0x61, 0xFF]], mapping: mapping).map { $0[0] }) == "invalid_utf8")
         #expect(code(validator.validate(csvFields: [[0x61, 0x00]], mapping: mapping).map { $0[0] }) == "invalid_utf8")
         #expect(throws: RecordRejection.self) { try JSONRecordDecoder.decode([0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x22, 0x7D]) }
+        #expect(code(validator.validate(json: [0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x22, 0x7D]).map { $0[0] }) == "invalid_utf8")
+        // Non-ASCII text longer than the eight-byte fast check, valid and broken.
+        #expect(try json("\"0123456789 é 0123456789\"", .string) == .success("0123456789 é 0123456789"))
+        #expect(code(validator.validate(json: Array("{\"s\":\"0123456789".utf8) + [0xE9] + Array("0123456789\"}".utf8)).map { $0[0] })
+                == "invalid_utf8")
         #expect(code(try json("\"a\\u0000b\"", .string)) == "invalid_utf8")
     }
 
@@ -105,11 +114,17 @@ import Testing
     }
 
     @Test func decoderKeepsMembersAndRejectsMalformedRecords() throws {
+        let schema = AvroRecordSchema(name: "t", fields: [AvroField(name: "a", type: .string, nullable: true)])
         let values = try JSONRecordDecoder.decode(Array(#" {"a": null, "b": [1, {"x": [true]}], "c": {}, "d": -0.5e+3, "a2": "z"} "#.utf8))
         #expect(values == ["a": .null, "b": .nested, "c": .nested, "d": .number("-0.5e+3"), "a2": .string("z")])
         for bad in ["[1]", "42", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":1} x", "{\"a\":[1,]}",
                     "{\"a\":{\"b\"}}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\":[}", "{\"a\":\"\u{1}\"}", ""] {
             #expect(throws: RecordRejection.self, "\(bad)") { try JSONRecordDecoder.decode(Array(bad.utf8)) }
+            guard case .failure(let rejection) = RecordValidator(schema: schema).validate(json: Array(bad.utf8)) else {
+                Issue.record("the byte path accepted \(bad)")
+                continue
+            }
+            #expect(rejection.code == "malformed_record", "\(bad)")
         }
         do {
             _ = try JSONRecordDecoder.decode(Array("[1]".utf8))
@@ -124,8 +139,10 @@ import Testing
             AvroField(name: "id", type: .long), AvroField(name: "name", type: .string, nullable: true),
             AvroField(name: "active", type: .boolean, defaultValue: .bool(false)),
         ])
-        let values = try JSONRecordDecoder.decode(Array(#"{"extra": 1, "active": true, "id": 7}"#.utf8))
+        let record = Array(#"{"extra": {"id": [1, "x\"y"]}, "active": true, "id": 8, "id": 7}"#.utf8)
+        let values = try JSONRecordDecoder.decode(record)
         #expect(RecordValidator(schema: schema).validate(values) == .success(["7", nil, "t"]))
+        #expect(RecordValidator(schema: schema).validate(json: record) == .success(["7", nil, "t"]))
         guard case .failure(let rejection) = RecordValidator(schema: schema).validate(["name": .string("x")]) else {
             Issue.record("expected a rejection")
             return

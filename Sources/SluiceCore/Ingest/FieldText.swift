@@ -51,12 +51,17 @@ enum FieldText {
     /// Checks that PostgreSQL can store `text`: valid UTF-8 without NUL.
     static func checkText(_ text: Bytes) throws(Failure) {
         if isASCIIWithoutNUL(text) { return }
-        guard String(validating: text, as: UTF8.self) != nil else {
+        guard isValidUTF8(text) else {
             throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text is not valid UTF-8")
         }
         guard !text.contains(0) else {
             throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text contains NUL, which PostgreSQL cannot store")
         }
+    }
+
+    /// Whether `text` is valid UTF-8.
+    static func isValidUTF8(_ text: Bytes) -> Bool {
+        isASCIIWithoutNUL(text) || String(validating: text, as: UTF8.self) != nil
     }
 
     /// Whether every byte is ASCII and none is NUL: the common case, checked eight bytes at a time.

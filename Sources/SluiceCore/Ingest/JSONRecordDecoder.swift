@@ -9,60 +9,133 @@ public enum JSONRecordDecoder {
     /// Decodes `bytes`, which must hold exactly one JSON object (surrounding whitespace allowed).
     public static func decode(_ bytes: [UInt8]) throws(RecordRejection) -> [String: RecordValue] {
         try bytes.withUnsafeBufferPointer { (buffer) throws(RecordRejection) in
-            var reader = Reader(bytes: buffer)
-            reader.skipWhitespace()
-            guard reader.peek() == UInt8(ascii: "{") else { throw reader.malformed("a record must be a JSON object") }
-            let object = try reader.object()
-            reader.skipWhitespace()
-            guard reader.position == buffer.count else { throw reader.malformed("unexpected data after the object") }
-            return object
+            var members: [String: RecordValue] = [:]
+            var reader = JSONReader(bytes: buffer, scratch: [])
+            try reader.beginObject()
+            while let (key, value) = try reader.nextMember() {
+                members[reader.string(key)] = reader.recordValue(value)
+            }
+            try reader.endDocument()
+            return members
         }
     }
 }
 
-private struct Reader {
+/// Where a decoded string or number lies: in the record's bytes, or (strings with escapes, decoded)
+/// in the reader's scratch buffer.
+struct JSONSpan: Sendable {
+    var start: Int
+    var count: Int
+    var inScratch: Bool
+
+    /// Calls `body` with the span's bytes, taken from `record` or from `scratch`.
+    func withBytes<Result, Failure: Error>(record: UnsafeBufferPointer<UInt8>, scratch: [UInt8],
+                                           _ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result {
+        guard inScratch else { return try body(UnsafeBufferPointer(rebasing: record[start..<start + count])) }
+        return try scratch.withUnsafeBufferPointer { (buffer) throws(Failure) in
+            try body(UnsafeBufferPointer(rebasing: buffer[start..<start + count]))
+        }
+    }
+}
+
+/// One decoded member value; strings and numbers stay as spans until they are needed.
+enum JSONMember: Sendable {
+    case null
+    case bool(Bool)
+    case nested
+    case string(JSONSpan)
+    case number(JSONSpan)
+}
+
+/// A pull parser over one JSON object: ``beginObject()``, then ``nextMember()`` until `nil`, then
+/// ``endDocument()``.
+struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
-    var position = 0
-    var currentKey: String?
+    /// Decoded strings that held escapes, back to back.
+    var scratch: [UInt8]
+    private var position = 0
+    private var currentKey: JSONSpan?
+    private var membersRead = 0
+    private var closed = false
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, scratch: [UInt8]) {
+        self.bytes = bytes
+        self.scratch = scratch
+    }
 
-    func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+    mutating func beginObject() throws(RecordRejection) {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "{") else { throw malformed("a record must be a JSON object") }
+        position += 1
+    }
 
-    mutating func skipWhitespace() {
+    /// The next member's key and value, or `nil` after the closing brace.
+    mutating func nextMember() throws(RecordRejection) -> (key: JSONSpan, value: JSONMember)? {
+        guard !closed else { return nil }
+        skipWhitespace()
+        if membersRead == 0 {
+            if peek() == UInt8(ascii: "}") {
+                position += 1
+                closed = true
+                return nil
+            }
+        } else {
+            guard let next = peek() else { throw malformed("the object is not closed") }
+            position += 1
+            if next == UInt8(ascii: "}") {
+                closed = true
+                return nil
+            }
+            guard next == UInt8(ascii: ",") else { throw malformed("expected ',' or '}'") }
+        }
+        try expect(UInt8(ascii: "\""))
+        currentKey = nil
+        let key = try string()
+        currentKey = key
+        try expect(UInt8(ascii: ":"))
+        let value = try value()
+        membersRead += 1
+        return (key, value)
+    }
+
+    /// Checks that only whitespace follows the object.
+    mutating func endDocument() throws(RecordRejection) {
+        skipWhitespace()
+        guard position == bytes.count else { throw malformed("unexpected data after the object") }
+    }
+
+    /// Calls `body` with the bytes of `span`.
+    func withBytes<Result>(_ span: JSONSpan, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        span.withBytes(record: bytes, scratch: scratch, body)
+    }
+
+    func string(_ span: JSONSpan) -> String { withBytes(span) { String(decoding: $0, as: UTF8.self) } }
+
+    func recordValue(_ member: JSONMember) -> RecordValue {
+        switch member {
+        case .null: .null
+        case .bool(let flag): .bool(flag)
+        case .nested: .nested
+        case .string(let span): .string(string(span))
+        case .number(let span): .number(string(span))
+        }
+    }
+
+    // MARK: Grammar
+
+    private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    private mutating func skipWhitespace() {
         while position < bytes.count, JSONBytes.isWhitespace(bytes[position]) { position += 1 }
     }
 
-    mutating func expect(_ byte: UInt8) throws(RecordRejection) {
+    private mutating func expect(_ byte: UInt8) throws(RecordRejection) {
         skipWhitespace()
         guard peek() == byte else { throw malformed("expected '\(Character(Unicode.Scalar(byte)))'") }
         position += 1
     }
 
-    mutating func object() throws(RecordRejection) -> [String: RecordValue] {
-        var members: [String: RecordValue] = [:]
-        try expect(UInt8(ascii: "{"))
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            position += 1
-            return members
-        }
-        while true {
-            try expect(UInt8(ascii: "\""))
-            currentKey = nil
-            let key = try string()
-            currentKey = key
-            try expect(UInt8(ascii: ":"))
-            members[key] = try value()
-            skipWhitespace()
-            guard let next = peek() else { throw malformed("the object is not closed") }
-            position += 1
-            if next == UInt8(ascii: "}") { return members }
-            guard next == UInt8(ascii: ",") else { throw malformed("expected ',' or '}'") }
-        }
-    }
-
-    mutating func value() throws(RecordRejection) -> RecordValue {
+    private mutating func value() throws(RecordRejection) -> JSONMember {
         skipWhitespace()
         guard let byte = peek() else { throw malformed("a value is missing") }
         switch byte {
@@ -79,7 +152,7 @@ private struct Reader {
         }
     }
 
-    mutating func literal(_ word: StaticString) throws(RecordRejection) {
+    private mutating func literal(_ word: StaticString) throws(RecordRejection) {
         let count = word.utf8CodeUnitCount
         guard position + count <= bytes.count,
               UnsafeBufferPointer(start: word.utf8Start, count: count).elementsEqual(bytes[position..<position + count])
@@ -87,8 +160,8 @@ private struct Reader {
         position += count
     }
 
-    /// A number per the JSON grammar, returned as its literal text.
-    mutating func number() throws(RecordRejection) -> String {
+    /// A number per the JSON grammar.
+    private mutating func number() throws(RecordRejection) -> JSONSpan {
         let start = position
         if peek() == UInt8(ascii: "-") { position += 1 }
         guard let first = peek(), FieldText.isDigit(first) else { throw malformed("invalid value") }
@@ -96,34 +169,36 @@ private struct Reader {
         if first != UInt8(ascii: "0") { skipDigits() }
         if peek() == UInt8(ascii: ".") {
             position += 1
-            guard try skipRequiredDigits() else { throw malformed("invalid number") }
+            guard skipRequiredDigits() else { throw malformed("invalid number") }
         }
         if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
             position += 1
             if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
-            guard try skipRequiredDigits() else { throw malformed("invalid number") }
+            guard skipRequiredDigits() else { throw malformed("invalid number") }
         }
-        return String(decoding: bytes[start..<position], as: UTF8.self)
+        return JSONSpan(start: start, count: position - start, inScratch: false)
     }
 
-    mutating func skipDigits() {
+    private mutating func skipDigits() {
         while let byte = peek(), FieldText.isDigit(byte) { position += 1 }
     }
 
-    mutating func skipRequiredDigits() throws(RecordRejection) -> Bool {
+    private mutating func skipRequiredDigits() -> Bool {
         let start = position
         skipDigits()
         return position > start
     }
 
     /// The rest of a string whose opening quote was consumed.
-    mutating func string() throws(RecordRejection) -> String {
+    private mutating func string() throws(RecordRejection) -> JSONSpan {
         let start = position
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 position += 1
-                return try validated(bytes[start..<position - 1])
+                let span = JSONSpan(start: start, count: position - 1 - start, inScratch: false)
+                try validate(span)
+                return span
             }
             if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             guard byte >= 0x20 else { throw malformed("control character in a string") }
@@ -132,30 +207,33 @@ private struct Reader {
         throw malformed("the string is not closed")
     }
 
-    private mutating func escapedString(from start: Int) throws(RecordRejection) -> String {
-        var decoded = Array(bytes[start..<position])
+    private mutating func escapedString(from start: Int) throws(RecordRejection) -> JSONSpan {
+        let decodedStart = scratch.count
+        scratch.append(contentsOf: bytes[start..<position])
         while position < bytes.count {
             let byte = bytes[position]
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return try validated(decoded[...])
+                let span = JSONSpan(start: decodedStart, count: scratch.count - decodedStart, inScratch: true)
+                try validate(span)
+                return span
             case UInt8(ascii: "\\"):
                 guard let escape = peek() else { break }
                 position += 1
                 switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
-                case UInt8(ascii: "b"): decoded.append(0x08)
-                case UInt8(ascii: "f"): decoded.append(0x0C)
-                case UInt8(ascii: "n"): decoded.append(0x0A)
-                case UInt8(ascii: "r"): decoded.append(0x0D)
-                case UInt8(ascii: "t"): decoded.append(0x09)
-                case UInt8(ascii: "u"): decoded.append(contentsOf: try unicodeEscape().utf8)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(escape)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"): scratch.append(contentsOf: try unicodeEscape().utf8)
                 default: throw malformed("invalid escape in a string")
                 }
             default:
                 guard byte >= 0x20 else { throw malformed("control character in a string") }
-                decoded.append(byte)
+                scratch.append(byte)
             }
         }
         throw malformed("the string is not closed")
@@ -188,15 +266,14 @@ private struct Reader {
         return value
     }
 
-    private func validated(_ slice: some Collection<UInt8>) throws(RecordRejection) -> String {
-        guard let string = String(validating: slice, as: UTF8.self) else {
+    private func validate(_ span: JSONSpan) throws(RecordRejection) {
+        guard withBytes(span, FieldText.isValidUTF8) else {
             throw rejection(RecordRejection.Code.invalidUTF8, "a string is not valid UTF-8")
         }
-        return string
     }
 
     /// Skips a nested array or object, checking its structure.
-    mutating func skipNested() throws(RecordRejection) {
+    private mutating func skipNested() throws(RecordRejection) {
         var open: [UInt8] = []
         while true {
             skipWhitespace()
@@ -237,11 +314,11 @@ private struct Reader {
         try expect(UInt8(ascii: ":"))
     }
 
-    func malformed(_ message: String) -> RecordRejection {
+    private func malformed(_ message: String) -> RecordRejection {
         rejection(RecordRejection.Code.malformedRecord, "\(message) at byte \(position)")
     }
 
-    func rejection(_ code: String, _ message: String) -> RecordRejection {
-        RecordRejection(field: currentKey, code: code, message: message)
+    private func rejection(_ code: String, _ message: String) -> RecordRejection {
+        RecordRejection(field: currentKey.map(string), code: code, message: message)
     }
 }

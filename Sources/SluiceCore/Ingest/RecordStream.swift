@@ -31,6 +31,7 @@ struct RecordStream {
     /// CSV: schema field → column, from the header row (or positional without one).
     private var mapping: CSVHeaderMapping?
     private var row = ValidatedRow()
+    private var json: JSONFieldDecoder
     private let validator: RecordValidator
     private let pipeline: RecordPipeline
     private let schema: AvroRecordSchema
@@ -41,6 +42,7 @@ struct RecordStream {
     init(definition: TenantDefinition, format: String, pipeline: RecordPipeline) {
         schema = definition.schema
         validator = RecordValidator(schema: definition.schema)
+        json = JSONFieldDecoder(schema: definition.schema)
         self.pipeline = pipeline
         delimiter = definition.csv.delimiter
         switch format {
@@ -65,12 +67,12 @@ struct RecordStream {
         case .lines(var lines):
             splitter = .taken
             defer { splitter = .lines(lines) }
-            try lines.feed(bytes) { try handleJSON($0.bytes, line: $0.line, emit) }
+            try lines.feedLines(bytes) { try handleJSON($0, line: $1, emit) }
             held = lines.pendingBytes
         case .array(var array):
             splitter = .taken
             defer { splitter = .array(array) }
-            try array.feed(bytes) { try handleJSON($0.bytes, line: nil, emit) }
+            try array.feed(bytes) { element in try element.bytes.withUnsafeBufferPointer { try handleJSON($0, line: nil, emit) } }
             held = array.pendingBytes
         case .taken:
             preconditionFailure("RecordStream.feed re-entered")
@@ -94,7 +96,7 @@ struct RecordStream {
         case .lines(var lines):
             splitter = .taken
             defer { splitter = .lines(lines) }
-            try lines.finish { try handleJSON($0.bytes, line: $0.line, emit) }
+            try lines.finishLines { try handleJSON($0, line: $1, emit) }
         case .array(let array):
             try array.finish()
         case .taken:
@@ -113,22 +115,33 @@ struct RecordStream {
                         raw: rejection == nil ? nil : record.joined(separator: delimiter)), row)
     }
 
-    private mutating func handleJSON(_ bytes: [UInt8], line: Int?, _ emit: Emit) throws {
+    private mutating func handleJSON(_ bytes: UnsafeBufferPointer<UInt8>, line: Int?, _ emit: Emit) throws {
         number += 1
-        var rejection: RecordRejection?
+        let rejection = validateJSON(bytes)
+        try emit(Record(number: number, line: line, rejection: rejection, raw: rejection == nil ? nil : Array(bytes)), row)
+    }
+
+    /// Validates a JSON record into `row`, returning why it was rejected.
+    private mutating func validateJSON(_ bytes: UnsafeBufferPointer<UInt8>) -> RecordRejection? {
         do throws(RecordRejection) {
-            var members = try JSONRecordDecoder.decode(bytes)
-            try check(&members)
+            guard case .bytes(let transforms) = pipeline.path else {
+                var members = try JSONRecordDecoder.decode(Array(bytes))
+                try check(&members)
+                return nil
+            }
+            try json.decode(bytes)
+            try validator.validate(json: json, of: bytes, transforms: transforms, into: &row)
+            try pipeline.check(row, nowMillis: nowMillis)
+            return nil
         } catch {
-            rejection = error
+            return error
         }
-        try emit(Record(number: number, line: line, rejection: rejection, raw: rejection == nil ? nil : bytes), row)
     }
 
     /// Validates a CSV row into `row`, returning why it was rejected.
     private mutating func validateCSV(_ record: CSVParser.Record, _ mapping: CSVHeaderMapping) -> RecordRejection? {
         do throws(RecordRejection) {
-            guard case .bytes(let transforms) = pipeline.csvPath else {
+            guard case .bytes(let transforms) = pipeline.path else {
                 // Steps need whole records: build one keyed by column name.
                 guard record.count == mapping.columnCount else {
                     throw RecordRejection(field: nil, code: RecordRejection.Code.fieldCountMismatch,

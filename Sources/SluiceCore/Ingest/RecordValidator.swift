@@ -55,6 +55,46 @@ public struct RecordValidator: Sendable {
         }
     }
 
+    /// Validates one JSON record straight from its bytes, without a dictionary per record (the path
+    /// used when no wrangling step needs whole records). Returns the same as decoding it with
+    /// ``JSONRecordDecoder`` and validating the members.
+    public func validate(json: [UInt8]) -> Result<[String?], RecordRejection> {
+        Result { () throws(RecordRejection) in
+            var decoder = JSONFieldDecoder(schema: schema)
+            var row = ValidatedRow()
+            try json.withUnsafeBufferPointer { (bytes) throws(RecordRejection) in
+                try decoder.decode(bytes)
+                try validate(json: decoder, of: bytes, transforms: nil, into: &row)
+            }
+            return row.strings
+        }
+    }
+
+    /// Validates the record `decoder` decoded last, from `bytes`, into `row` (emptied first);
+    /// `transforms` trims or changes the case of string members first (see ``RecordPipeline``).
+    func validate(json decoder: JSONFieldDecoder, of bytes: UnsafeBufferPointer<UInt8>,
+                  transforms: [RecordPipeline.CellTransform?]?, into row: inout ValidatedRow) throws(RecordRejection) {
+        row.removeAll()
+        for (position, plan) in plans.enumerated() {
+            switch decoder.members[position] {
+            case nil, .null?:
+                row.append(try plan.absent.get())
+            case .nested?:
+                throw Self.wrongType(plan)
+            case .bool(let flag)?:
+                try Self.appendBool(flag, plan, to: &row)
+            case .string(let span)?:
+                try decoder.withBytes(span, of: bytes) { (text) throws(RecordRejection) in
+                    try Self.appendCell(text, transform: transforms?[position], emptyIsAbsent: false, plan, to: &row)
+                }
+            case .number(let span)?:
+                try decoder.withBytes(span, of: bytes) { (text) throws(RecordRejection) in
+                    try Self.appendText(text, plan, emptyIsAbsent: false, to: &row)
+                }
+            }
+        }
+    }
+
     /// Validates a decoded record into `row` (emptied first).
     func validate(_ values: [String: RecordValue], into row: inout ValidatedRow) throws(RecordRejection) {
         row.removeAll()
@@ -103,7 +143,7 @@ public struct RecordValidator: Sendable {
         case .null:
             row.append(try plan.absent.get())
         case .nested:
-            throw RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "an array or object cannot be a \(plan.type)")
+            throw wrongType(plan)
         case .bool(let flag):
             try appendBool(flag, plan, to: &row)
         case .text(let text):
@@ -111,6 +151,10 @@ public struct RecordValidator: Sendable {
         case .string(let text), .number(let text):
             try appendText(text, plan, emptyIsAbsent: false, to: &row)
         }
+    }
+
+    private static func wrongType(_ plan: Plan) -> RecordRejection {
+        RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "an array or object cannot be a \(plan.type)")
     }
 
     static func appendBool(_ flag: Bool, _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {

@@ -6,7 +6,7 @@ import Foundation
 /// Definitions are checked with ``problems(of:schema:)`` when they are created, so compiling one
 /// that was accepted never fails.
 struct RecordPipeline: Sendable {
-    /// What the CSV byte path applies to one cell: trim, then an optional case change.
+    /// What the byte path applies to one CSV cell or JSON string: trim, then an optional case change.
     struct CellTransform: Sendable, Equatable {
         var trim = false
         var uppercase: Bool?
@@ -17,27 +17,27 @@ struct RecordPipeline: Sendable {
     /// Set by a `dedupe` step: duplicate primary keys within a file are rejected, keeping the last
     /// (`true`) or first record.
     let dedupeKeepsLast: Bool?
-    /// How CSV rows go through the pipeline.
-    enum CSVPath: Sendable {
-        /// Straight from bytes, with these per-field transforms (`nil`: none).
+    /// How records go through the pipeline.
+    enum Path: Sendable {
+        /// Straight from bytes into schema order, with these per-field transforms (`nil`: none).
         case bytes([CellTransform?]?)
-        /// Steps need whole records, keyed by column name.
+        /// Steps need whole records, keyed by column or member name.
         case records
     }
 
     /// `.bytes` when every step only trims or changes the case of schema fields.
-    let csvPath: CSVPath
+    let path: Path
     private let problemList: [(path: String, message: String)]
 
     /// A pipeline without steps or rules.
-    static let empty = RecordPipeline(steps: [], rules: [], dedupeKeepsLast: nil, csvPath: .bytes(nil), problemList: [])
+    static let empty = RecordPipeline(steps: [], rules: [], dedupeKeepsLast: nil, path: .bytes(nil), problemList: [])
 
-    private init(steps: [WranglingStep], rules: [QualityRule], dedupeKeepsLast: Bool?, csvPath: CSVPath,
+    private init(steps: [WranglingStep], rules: [QualityRule], dedupeKeepsLast: Bool?, path: Path,
                  problemList: [(path: String, message: String)]) {
         self.steps = steps
         self.rules = rules
         self.dedupeKeepsLast = dedupeKeepsLast
-        self.csvPath = csvPath
+        self.path = path
         self.problemList = problemList
     }
 
@@ -67,7 +67,7 @@ struct RecordPipeline: Sendable {
             problems += parameters.problems
         }
         self.init(steps: steps, rules: rules, dedupeKeepsLast: dedupe,
-                  csvPath: Self.csvPath(steps, schema: schema), problemList: problems)
+                  path: Self.path(steps, schema: schema), problemList: problems)
     }
 
     /// Problems with the parameters of `app`'s steps and rules, each with its path in the definition.
@@ -85,7 +85,7 @@ struct RecordPipeline: Sendable {
         for rule in rules { try rule.check(row, nowMillis: nowMillis) }
     }
 
-    private static func csvPath(_ steps: [WranglingStep], schema: AvroRecordSchema) -> CSVPath {
+    private static func path(_ steps: [WranglingStep], schema: AvroRecordSchema) -> Path {
         var transforms = [CellTransform?](repeating: nil, count: schema.fields.count)
         for step in steps {
             let fields: [String]
