@@ -5,13 +5,13 @@ import SluiceHTTP
 /// `/api/v1/tenants/{tenant}/files…`: a tenant's uploads into its staging area and its file ledger.
 public struct FileRoutes: Sendable {
     private let uploads: UploadService
-    private let queue: FileQueue
+    private let ingest: BatchIngestManager
     private let rejects: RejectLog
     private let auth: Authenticator
 
-    public init(uploads: UploadService, queue: FileQueue, rejects: RejectLog, auth: Authenticator) {
+    public init(uploads: UploadService, ingest: BatchIngestManager, rejects: RejectLog, auth: Authenticator) {
         self.uploads = uploads
-        self.queue = queue
+        self.ingest = ingest
         self.rejects = rejects
         self.auth = auth
     }
@@ -55,7 +55,7 @@ public struct FileRoutes: Sendable {
                 try await answering {
                     let tenant = request.pathParameter("tenant")
                     try await auth.requireTenant(request, tenant)
-                    return .json(FileBody(file: try await queue.replay(tenant: tenant, fileID: request.pathParameter("id")),
+                    return .json(FileBody(file: try await ingest.replay(tenant: tenant, fileID: request.pathParameter("id")),
                                           duplicate: nil), status: 202)
                 }
             }),

@@ -76,13 +76,13 @@ public final class SluiceService: Sendable {
         if let directory = configuration.configDirectory {
             try await tenants.applyConfigurationDirectory(directory)
         }
-        let uploadMetrics = UploadMetrics(registry: registry)
-        let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
-                                    metrics: uploadMetrics, logger: logger)
-        let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
         let ingest = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
                                         metrics: IngestMetrics(registry: registry), logger: logger,
                                         owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        let uploadMetrics = UploadMetrics(registry: registry)
+        let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
+                                    metrics: uploadMetrics, logger: logger, onStaged: { ingest.filesStaged() })
+        let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
@@ -102,7 +102,7 @@ public final class SluiceService: Sendable {
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
                             + TenantRoutes(tenants: tenants, auth: auth).routes
-                            + FileRoutes(uploads: uploads, queue: FileQueue(pool: pool), rejects: RejectLog(pool: pool), auth: auth).routes
+                            + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })

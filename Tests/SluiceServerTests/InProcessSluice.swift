@@ -24,7 +24,8 @@ final class InProcessSluice: Sendable {
     }
 
     /// `ingestWorkers` is 0 by default: upload tests look at files as staged, before ingestion.
-    static func start(configDirectory: String? = nil, ingestWorkers: Int = 0) async throws -> InProcessSluice {
+    static func start(configDirectory: String? = nil, ingestWorkers: Int = 0,
+                      pollInterval: Duration = .milliseconds(50)) async throws -> InProcessSluice {
         var configuration = SluiceConfiguration()
         configuration.http.address = .init(host: "127.0.0.1", port: 0)
         configuration.store.databaseURL = try await TestPostgres.makeDatabase()
@@ -33,7 +34,7 @@ final class InProcessSluice: Sendable {
         configuration.adminToken = adminToken
         configuration.metrics.snapshotMaximumAgeSeconds = 0
         configuration.ingest.workers = ingestWorkers
-        configuration.ingest.pollInterval = .milliseconds(50)
+        configuration.ingest.pollInterval = pollInterval
         var logger = Logger(label: "sluice-test")
         logger.logLevel = .warning
         let service = SluiceService(configuration: configuration, logger: logger)
@@ -97,9 +98,9 @@ final class InProcessSluice: Sendable {
         return id
     }
 
-    /// Waits until the file leaves the queue and returns its final entry.
-    func finished(_ tenant: String, _ id: String, key: String) async throws -> [String: Any] {
-        let deadline = ContinuousClock.now + .seconds(60)
+    /// Waits up to `timeout` until the file leaves the queue and returns its final entry.
+    func finished(_ tenant: String, _ id: String, key: String, timeout: Duration = .seconds(60)) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let file = try await send("GET", "/api/v1/tenants/\(tenant)/files/\(id)", token: key).json()
             if let state = file["state"] as? String, ["succeeded", "failed", "partial"].contains(state) { return file }

@@ -64,6 +64,31 @@ import Testing
         }
     }
 
+    /// With a poll interval far beyond the deadlines below, only the in-process wake-up can meet them.
+    @Test func uploadsAndReplaysAreIngestedAtOnceWithoutWaitingForThePoll() async throws {
+        let sluice = try await InProcessSluice.start(ingestWorkers: 2, pollInterval: .seconds(30))
+        do {
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            let first = try await sluice.upload("acme", key: key, name: "a.csv", "sensor,at,value\ns1,1700000000000,1\n")
+            let second = try await sluice.upload("acme", key: key, name: "b.csv", "sensor,at,value\ns2,1700000000000,2\n")
+            for id in [first, second] {
+                let file = try await sluice.finished("acme", id, key: key, timeout: .seconds(10))
+                #expect(file["state"] as? String == "succeeded", "\(file)")
+            }
+            let replay = try await sluice.send("POST", "/api/v1/tenants/acme/files/\(first)/replay", token: key)
+            #expect(replay.status == 202)
+            let again = try await sluice.finished("acme", first, key: key, timeout: .seconds(10))
+            #expect(again["state"] as? String == "succeeded", "\(again)")
+            #expect(again["attempts"] as? Int == 2)
+        } catch {
+            try? await sluice.stop()
+            throw error
+        }
+        // Idle loops waiting for a wake-up still stop at once.
+        let stopping = try await ContinuousClock().measure { try await sluice.stop() }
+        #expect(stopping < .seconds(10))
+    }
+
     @Test func gzipFilesInflateAndAGzipBombIsRefused() async throws {
         try await InProcessSluice.with(ingestWorkers: 1) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")

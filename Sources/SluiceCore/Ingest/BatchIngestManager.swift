@@ -11,7 +11,8 @@ public final class BatchIngestManager: Sendable {
         public var workers = 2
         /// How long a claimed file stays leased without renewal (renewed every third of it).
         public var lease: Duration = .seconds(60)
-        /// Pause between looks for new work when idle.
+        /// Longest pause between looks for new work when idle. Files staged or replayed in this process
+        /// wake the manager at once; polling finds those of other processes, expired leases and cron times.
         public var pollInterval: Duration = .milliseconds(250)
         /// gzip limits: inflated bytes and inflated/compressed ratio.
         public var maximumInflatedBytes = 64 << 30
@@ -31,6 +32,10 @@ public final class BatchIngestManager: Sendable {
     private let owner: String
     /// Set when the manager stops, so files in progress abort promptly instead of delaying shutdown.
     private let stopping = Atomic<Bool>(false)
+    /// Wakes the scheduler: files were staged in this process.
+    private let arrivals = WakeUpSignal()
+    /// Wakes an idle worker: files were queued.
+    private let queuedWork = WakeUpSignal()
 
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
                 metrics: IngestMetrics, logger: Logger, owner: String) {
@@ -60,6 +65,19 @@ public final class BatchIngestManager: Sendable {
         }
     }
 
+    /// Has the scheduler look for staged files now rather than at its next poll, so a file of a tenant
+    /// without a schedule is queued and claimed at once. Call it after the transaction staging files commits.
+    public func filesStaged() {
+        arrivals.signal()
+    }
+
+    /// Puts a finished file back in the queue (`POST …/files/{id}/replay`) and wakes a worker for it.
+    public func replay(tenant: String, fileID: String) async throws -> FileRecord {
+        let file = try await queue.replay(tenant: tenant, fileID: fileID)
+        queuedWork.signal()
+        return file
+    }
+
     /// Queues files of tenants without a schedule as they arrive, and those of scheduled tenants when
     /// their cron expression fires.
     private func schedule() async {
@@ -67,18 +85,21 @@ public final class BatchIngestManager: Sendable {
         while !Task.isCancelled {
             let now = Date()
             do {
-                try await queue.queueArrivals()
+                if try await queue.queueArrivals() > 0 { queuedWork.signal() }
                 for tenant in try await tenants.list() {
                     guard let cron = tenant.definition.serviceAgreement.schedule,
                           let next = cron.nextDate(after: lastLook), next <= now else { continue }
                     let queued = try await queue.queueTenant(tenant.id)
-                    if queued > 0 { logger.info("scheduled ingestion", metadata: ["tenant": "\(tenant.id)", "files": "\(queued)"]) }
+                    if queued > 0 {
+                        queuedWork.signal()
+                        logger.info("scheduled ingestion", metadata: ["tenant": "\(tenant.id)", "files": "\(queued)"])
+                    }
                 }
             } catch {
                 logger.warning("ingest scheduling failed", metadata: ["error": "\(error)"])
             }
             lastLook = now
-            try? await Task.sleep(for: configuration.pollInterval)
+            await arrivals.wait(timeout: configuration.pollInterval)
         }
     }
 
@@ -93,9 +114,11 @@ public final class BatchIngestManager: Sendable {
                 claim = nil
             }
             guard let claim else {
-                try? await Task.sleep(for: configuration.pollInterval)
+                await queuedWork.wait(timeout: configuration.pollInterval)
                 continue
             }
+            // More files may be queued: pass the wake-up on to an idle worker.
+            queuedWork.signal()
             metrics.busyWorkers(+1)
             await ingest(claim, worker: worker)
             metrics.busyWorkers(-1)

@@ -16,18 +16,23 @@ public struct UploadService: Sendable {
     private let rateLimiter: RateLimiter
     private let metrics: UploadMetrics
     private let logger: Logger
+    private let onStaged: @Sendable () -> Void
 
     /// Multipart framing allowed beyond the file-size limit when judging `Content-Length`.
     static let multipartOverhead = 64 * 1024
 
+    /// `onStaged` is called once a new file's ledger row is committed (not for duplicates), e.g. to
+    /// have the ingest manager look for it at once.
     public init(pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
-                rateLimiter: RateLimiter, metrics: UploadMetrics, logger: Logger) {
+                rateLimiter: RateLimiter, metrics: UploadMetrics, logger: Logger,
+                onStaged: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
         self.tenants = tenants
         self.staging = staging
         self.rateLimiter = rateLimiter
         self.metrics = metrics
         self.logger = logger
+        self.onStaged = onStaged
     }
 
     /// Stages one upload. `body` yields the raw request body (a plain file or `multipart/form-data`).
@@ -150,6 +155,8 @@ public struct UploadService: Sendable {
         }
         if outcome.1 {
             await receiver.discard()
+        } else {
+            onStaged()
         }
         logger.info(outcome.1 ? "duplicate upload" : "file staged",
                     metadata: ["tenant": "\(tenant)", "file": "\(outcome.0.id)", "bytes": "\(outcome.0.size)"])
