@@ -30,6 +30,9 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Flag(help: "Skip the extra tenant-b runs that upload the same rows as NDJSON (against the same CSV baseline).")
     var skipNDJSON = false
 
+    @Option(help: "Rounds of the tenant-a and tenant-b runs (each from empty tables); ratios are summarised by their median.")
+    var rounds = 3
+
     @Option(help: "MiB of the large tenant-a CSV ingested for the peak-memory measurement.")
     var mebibytes = 1024
 
@@ -43,8 +46,8 @@ struct IngestBenchmark: AsyncParsableCommand {
     var config = "examples"
 
     func validate() throws {
-        guard rowsA > 0, rowsB > 0, mebibytes > 0, ingestWorkers > 0 else {
-            throw ValidationError("--rows-a, --rows-b, --mebibytes and --ingest-workers must be positive")
+        guard rowsA > 0, rowsB > 0, rounds > 0, mebibytes > 0, ingestWorkers > 0 else {
+            throw ValidationError("--rows-a, --rows-b, --rounds, --mebibytes and --ingest-workers must be positive")
         }
     }
 
@@ -103,38 +106,47 @@ struct IngestBenchmark: AsyncParsableCommand {
             let bench = Bench(server: server, psql: psql, token: token, monitor: monitor)
             print("sluice serve pid \(server.process.processIdentifier), --ingest-workers \(ingestWorkers), PostgreSQL \(try await psql.run(["SHOW server_version"])), "
                   + "shared_buffers \(try await psql.run(["SHOW shared_buffers"]))")
-            let caseA = try await bench.prepare(tenantA)
-            let caseB = try await bench.prepare(tenantB)
-
-            try await bench.compare(caseA, title: "tenant-a new rows", rows: rowsA, upload: aNew, csv: aNew, update: false)
-            try await bench.compare(caseB, title: "tenant-b new rows", rows: rowsB, upload: bNew, csv: bNew, update: false)
-            try await bench.compare(caseA, title: "tenant-a update of every row", rows: rowsA, upload: aUpdate, csv: aUpdate, update: true)
-            try await bench.compare(caseB, title: "tenant-b update of every row", rows: rowsB, upload: bUpdate, csv: bUpdate, update: true)
-            var baselineB = caseB.baseline
-            if let bJSON {
-                // The same rows as NDJSON (twice the bytes), against the same CSV baseline, from empty tables.
-                try await psql.run(["TRUNCATE \(caseB.table)", "DROP TABLE \(caseB.baseline)"])
-                try await psql.run(["VACUUM \(caseB.table)", "CHECKPOINT"])
-                let caseJSON = try await bench.prepare(tenantB, suffix: "_ndjson")
-                baselineB = caseJSON.baseline
-                try await bench.compare(caseJSON, title: "tenant-b new rows as NDJSON", rows: rowsB, upload: bJSON.new, csv: bNew, update: false)
-                try await bench.compare(caseJSON, title: "tenant-b update of every row as NDJSON", rows: rowsB, upload: bJSON.update,
-                                        csv: bUpdate, update: true)
+            var ratios: [(title: String, values: [Double])] = []
+            func compare(_ tenant: Bench.Tenant, _ title: String, rows: Int, upload: Generated, csv: Generated, update: Bool) async throws {
+                let ratio = try await bench.compare(tenant, title: title, rows: rows, upload: upload, csv: csv, update: update).ratio
+                if let index = ratios.firstIndex(where: { $0.title == title }) { ratios[index].values.append(ratio) } else { ratios.append((title, [ratio])) }
+            }
+            for round in 1...rounds {
+                if rounds > 1 { print("round \(round) of \(rounds)") }
+                let caseA = try await bench.prepare(tenantA, suffix: "_\(round)")
+                var caseB = try await bench.prepare(tenantB, suffix: "_\(round)")
+                try await compare(caseA, "tenant-a new rows", rows: rowsA, upload: aNew, csv: aNew, update: false)
+                try await compare(caseB, "tenant-b new rows", rows: rowsB, upload: bNew, csv: bNew, update: false)
+                try await compare(caseA, "tenant-a update of every row", rows: rowsA, upload: aUpdate, csv: aUpdate, update: true)
+                try await compare(caseB, "tenant-b update of every row", rows: rowsB, upload: bUpdate, csv: bUpdate, update: true)
+                if let bJSON {
+                    // The same rows as NDJSON (twice the bytes), against the same CSV baseline, from empty tables.
+                    try await bench.reset(caseB)
+                    caseB = try await bench.prepare(tenantB, suffix: "_ndjson_\(round)")
+                    try await compare(caseB, "tenant-b new rows as NDJSON", rows: rowsB, upload: bJSON.new, csv: bNew, update: false)
+                    try await compare(caseB, "tenant-b update of every row as NDJSON", rows: rowsB, upload: bJSON.update,
+                                      csv: bUpdate, update: true)
+                }
+                try await bench.reset(caseA)
+                try await bench.reset(caseB)
+            }
+            print("ratio sluice / psql, end to end (target ≥ 0.8)" + (rounds > 1 ? ", median of \(rounds) rounds:" : ":"))
+            for (title, values) in ratios {
+                let sorted = values.sorted()
+                print("  \(title): \(Self.f2(sorted[sorted.count / 2]))" + (rounds > 1 ? " (rounds: \(values.map(Self.f2).joined(separator: ", ")))" : ""))
             }
             let pid = server.process.processIdentifier
             print("server peak resident memory (VmHWM) since start, over the runs above: "
                   + "\(Self.mib(ProcessProbe.peakResidentBytes(pid: pid))) MiB")
 
             if let large {
-                // All new rows into an empty table: the table and the baseline table start empty.
-                try await psql.run(["TRUNCATE \(caseA.table)", "DROP TABLE \(caseA.baseline), \(baselineB)"])
-                try await psql.run(["VACUUM \(caseA.table)", "CHECKPOINT"])
+                // All new rows into an empty table (the rounds left the tenant tables empty).
                 let largeCase = try await bench.prepare(tenantA, suffix: "_large")
                 // Resets VmHWM to the current RSS (Linux ≥ 4.0), so the peak is that of this file alone.
                 let reset = (try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)) != nil
                 let before = ProcessProbe.residentBytes(pid: pid)
                 let result = try await bench.compare(largeCase, title: "large tenant-a file, \(Self.mib(large.bytes)) MiB, new rows",
-                                                     rows: large.rows, upload: large, csv: large, update: false)
+                                                     rows: large.rows, upload: large, csv: large, update: false).ingested
                 let peak = ProcessProbe.peakResidentBytes(pid: pid)
                 let after = ProcessProbe.residentBytes(pid: pid)
                 print("server peak resident memory (VmHWM) while uploading and ingesting \(Self.mib(large.bytes)) MiB: "
@@ -262,9 +274,8 @@ private struct Bench {
     /// checks both tables and prints the comparison. Each timed step starts after a CHECKPOINT and is
     /// followed by an untimed VACUUM ANALYZE of the table it wrote, so neither inherits the other's
     /// background work.
-    @discardableResult
     func compare(_ tenant: Tenant, title: String, rows: Int, upload: IngestBenchmark.Generated,
-                 csv: IngestBenchmark.Generated, update: Bool) async throws -> Ingested {
+                 csv: IngestBenchmark.Generated, update: Bool) async throws -> (ingested: Ingested, ratio: Double) {
         let columns = tenant.columns.joined(separator: ", ")
         let copyOptions = "WITH (FORMAT csv, HEADER \(tenant.definition.csv.header))"
         let source = PostgresIdentifier.quote(TenantStorage.sourceIDColumn)
@@ -329,14 +340,21 @@ private struct Bench {
         }
         print("  ratio sluice / psql: \(B.f2(psqlSeconds / endToEnd)) end to end (target ≥ 0.8); "
               + "ingest alone \(B.perSecond(rows, ingestSeconds)) rows/s, ratio \(B.f2(psqlSeconds / ingestSeconds))")
-        return ingested
+        return (ingested, psqlSeconds / endToEnd)
+    }
+
+    /// Empties the tenant table and drops the baseline table, for the next run from empty tables.
+    func reset(_ tenant: Tenant) async throws {
+        try await psql.run(["TRUNCATE \(tenant.table)", "DROP TABLE IF EXISTS \(tenant.baseline)"])
+        try await psql.run(["VACUUM \(tenant.table)", "CHECKPOINT"])
     }
 
     /// Uploads `file` with the tenant's key and polls the file until it is succeeded, partial or failed.
     func ingest(_ tenant: Tenant, _ file: IngestBenchmark.Generated) async throws -> Ingested {
         let pid = server.process.processIdentifier
         let name = URL(fileURLWithPath: file.path).lastPathComponent
-        let path = "/api/v1/tenants/\(tenant.definition.id)/files?name=\(name)"
+        // force: later rounds upload the same content again.
+        let path = "/api/v1/tenants/\(tenant.definition.id)/files?name=\(name)&force=true"
         let auth = [("Authorization", "Bearer \(tenant.key)")]
         let client = server.client
         try await psql.run(["CHECKPOINT"])

@@ -47,6 +47,19 @@ public struct CopyTextRows: Sendable {
         text.withUTF8 { append($0) }
     }
 
+    /// Appends a field holding the decimal text of `value`, without building a string.
+    public mutating func append(_ value: Int) {
+        separate()
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
+
     /// Ends the current row.
     public mutating func endRow() {
         bytes.append(UInt8(ascii: "\n"))

@@ -58,6 +58,28 @@ import Testing
         await pool.close()
     }
 
+    @Test func encodedRowsWithIntegersAndNullsRoundTrip() async throws {
+        let pool = try await TestPostgres.makePool()
+        let numbers = [0, 7, -1, 1_234_567_890_123, Int.max, Int.min]
+        let stored = try await pool.withConnection { connection in
+            try connection.execute("CREATE TABLE numbers (n bigint, label text, missing text)")
+            _ = try connection.copyIn("COPY numbers FROM STDIN") { writer in
+                var rows = CopyTextRows()
+                for number in numbers {
+                    rows.append(number)
+                    rows.append("n=\(number)\t\\")
+                    rows.appendNull()
+                    rows.endRow()
+                }
+                try writer.write(rows)
+            }
+            return try connection.query("SELECT n::text AS n, label, missing IS NULL AS null FROM numbers ORDER BY numbers.n")
+                .map { [try $0.text("n"), try $0.text("label"), try $0.text("null")] }
+        }
+        #expect(stored == numbers.sorted().map { [String($0), "n=\($0)\t\\", "t"] })
+        await pool.close()
+    }
+
     @Test func copyIntoMissingTableFails() async throws {
         let pool = try await TestPostgres.makePool(configuration: .init(maximumConnections: 1))
         let error = await #expect(throws: PostgresError.self) {

@@ -138,8 +138,8 @@ struct FileIngestor: Sendable {
                     row.encode(into: &rows)
                     rows.append(file.id)
                     if staged {
-                        rows.append(String(record.number))
-                        rows.append(record.line.map(String.init))
+                        rows.append(record.number)
+                        if let line = record.line { rows.append(line) } else { rows.appendNull() }
                     }
                     rows.endRow()
                     pass.outcome.rowsIngested += 1
