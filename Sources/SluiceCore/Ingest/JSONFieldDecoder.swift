@@ -1,17 +1,23 @@
 /// Decodes JSON records straight into schema order: each schema field's member, found by comparing
 /// key bytes (members usually come in schema order, so the next field is tried first), without a
-/// dictionary or a string per member. Members not in the schema are checked and skipped; a key that
+/// dictionary or a string per member (a key beyond ASCII that matches no name byte for byte is
+/// compared as a string, as the dictionary path compares it). Members not in the schema are checked and skipped; a key that
 /// repeats keeps its last value, as in ``JSONRecordDecoder``.
 ///
 /// Reused from record to record; its buffers are kept.
 struct JSONFieldDecoder {
     private let names: [[UInt8]]
+    /// The names as strings, for keys spelled differently from every name (see ``field(named:from:)``).
+    private let nameStrings: [String]
+    private let hasNonASCIIName: Bool
     /// Each schema field's member in the last record decoded, `nil` when absent.
     private(set) var members: [JSONMember?]
     private var scratch: [UInt8] = []
 
     init(schema: AvroRecordSchema) {
         names = schema.fields.map { Array($0.name.utf8) }
+        nameStrings = schema.fields.map(\.name)
+        hasNonASCIIName = names.contains { $0.contains { $0 >= 0x80 } }
         members = Array(repeating: nil, count: names.count)
     }
 
@@ -40,6 +46,11 @@ struct JSONFieldDecoder {
 
     private func field(named key: UnsafeBufferPointer<UInt8>, from expected: Int) -> Int? {
         if expected < names.count, names[expected].elementsEqual(key) { return expected }
-        return names.indices.first { names[$0].elementsEqual(key) }
+        if let index = names.indices.first(where: { names[$0].elementsEqual(key) }) { return index }
+        // The dictionary path compares keys as strings, that is up to canonical equivalence, so a key
+        // spelled differently from every name (a decomposed `é`, the Kelvin sign for `K`) may still
+        // name a field. Only text beyond ASCII has another spelling.
+        guard hasNonASCIIName || key.contains(where: { $0 >= 0x80 }) else { return nil }
+        return nameStrings.firstIndex(of: String(decoding: key, as: UTF8.self))
     }
 }
