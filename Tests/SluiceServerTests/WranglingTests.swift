@@ -120,4 +120,45 @@ import Testing
             #expect(try row.decode(String.self, "placed") == "2026-02-01 00:00")
         }
     }
+
+    /// Only trim and case steps: CSV cells and JSON members take the byte path, which must store what
+    /// the steps would, in order; two case changes of one field go through the record path.
+    @Test func trimAndCaseStepsGiveTheSameRowsFromCSVAndNDJSON() async throws {
+        let definition = """
+            id: cases
+            file_types: [csv, ndjson]
+            schema:
+              type: record
+              name: people
+              fields:
+                - {name: id, type: string}
+                - {name: name, type: string}
+                - {name: code, type: string}
+                - {name: tag, type: ["null", string], default: null}
+            primary_key: [id]
+            ingest_app:
+              steps:
+                - {op: trim, fields: [name, tag]}
+                - {op: upper, field: name}
+                - {op: lower, field: code}
+                - {op: upper, field: code}
+            """
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(definition, contentType: "application/yaml")
+            let csv = "id,name,code,tag\nc1,\"  zoë\tq \",İx,\" \"\n"
+            let ndjson = #"{"id": "j1", "name": "  zoë\tq ", "code": "İx", "tag": " "}"# + "\n"
+            for (name, body) in [("people.csv", csv), ("people.ndjson", ndjson)] {
+                let file = try await sluice.uploadAndWait("cases", key: key, name: name, body)
+                #expect(file.file["state"] as? String == "succeeded", "\(name): \(file.file)")
+            }
+            // Bytes, not Strings: Swift compares strings up to canonical equivalence, and "İ" lowered then
+            // uppercased is canonically equivalent to, but not the same bytes as, "İ" uppercased.
+            let rows = try sluice.query("SELECT id, name, code, tag FROM cases.people ORDER BY id").map { row in
+                try ["id", "name", "code", "tag"].map { Array((try row.decode(String.self, $0) ?? "<null>").utf8) }
+            }
+            let expected = ["ZOË\tQ", "İx".lowercased().uppercased(), ""].map { Array($0.utf8) }
+            #expect(rows == [[Array("c1".utf8)] + expected, [Array("j1".utf8)] + expected])
+            #expect(Array("İx".lowercased().uppercased().utf8) != Array("İx".uppercased().utf8))
+        }
+    }
 }

@@ -90,8 +90,9 @@ struct RecordPipeline: Sendable {
         for step in steps {
             let fields: [String]
             var transform: (inout CellTransform) -> Void
+            var changesCase = true
             switch step {
-            case .trim(let names): fields = names; transform = { $0.trim = true }
+            case .trim(let names): fields = names; transform = { $0.trim = true }; changesCase = false
             case .lower(let names): fields = names; transform = { $0.uppercase = false }
             case .upper(let names): fields = names; transform = { $0.uppercase = true }
             default: return .records
@@ -99,6 +100,9 @@ struct RecordPipeline: Sendable {
             for name in fields {
                 guard let index = schema.fields.firstIndex(where: { $0.name == name }) else { return .records }
                 var cell = transforms[index] ?? CellTransform()
+                // Two case changes do not reduce to the last one ("İ" lowered, then uppercased, is not "İ"
+                // uppercased): the record path applies each in turn.
+                if changesCase, cell.uppercase != nil { return .records }
                 transform(&cell)
                 transforms[index] = cell
             }
