@@ -123,7 +123,7 @@ enum FieldText {
     /// Checks a finite decimal number (`1`, `-1.5`, `.5`, `1e3`) that PostgreSQL can store without
     /// overflowing or underflowing; `NaN` and `Infinity` are rejected.
     static func checkNumber(_ text: Bytes, single: Bool) throws(Failure) {
-        let invalid = Failure(code: RecordRejection.Code.invalidNumber, message: "\(quoted(text)) is not a finite number")
+        func invalid() -> Failure { Failure(code: RecordRejection.Code.invalidNumber, message: "\(quoted(text)) is not a finite number") }
         var index = 0
         if let first = text.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") { index = 1 }
         var digits = 0
@@ -138,18 +138,18 @@ enum FieldText {
             } else if byte == UInt8(ascii: "."), !sawPoint {
                 sawPoint = true
             } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-                guard digits > 0 else { throw invalid }
+                guard digits > 0 else { throw invalid() }
                 index += 1
                 if index < text.count, text[index] == UInt8(ascii: "+") || text[index] == UInt8(ascii: "-") { index += 1 }
-                guard index < text.count, text[index...].allSatisfy(isDigit) else { throw invalid }
+                guard index < text.count, text[index...].allSatisfy(isDigit) else { throw invalid() }
                 sawExponent = true
                 break
             } else {
-                throw invalid
+                throw invalid()
             }
             index += 1
         }
-        guard digits > 0 else { throw invalid }
+        guard digits > 0 else { throw invalid() }
         // Short plain literals are always in range; others are parsed as PostgreSQL would.
         guard sawExponent || text.count > 15 else { return }
         let string = ascii(text)

@@ -4,7 +4,7 @@ extension FieldText {
 
     /// A `date`: `YYYY-MM-DD` or whole days since 1970-01-01, as `YYYY-MM-DD`.
     static func date(_ text: Bytes) throws(Failure) -> String {
-        let invalid = Failure(code: RecordRejection.Code.invalidDate, message: "\(quoted(text)) is not a date")
+        func invalid() -> Failure { Failure(code: RecordRejection.Code.invalidDate, message: "\(quoted(text)) is not a date") }
         if text.count == 10, try civilDate(text, invalid: invalid) != nil {
             return String(decoding: text, as: UTF8.self)
         }
@@ -15,7 +15,7 @@ extension FieldText {
     /// A `timestamp-millis`: epoch milliseconds or ISO 8601 (`T` or space; optional seconds, fraction
     /// and `Z`/`±HH:MM` offset, UTC without one), as UTC ISO 8601 text with `Z`.
     static func timestamp(_ text: Bytes) throws(Failure) -> String {
-        let invalid = Failure(code: RecordRejection.Code.invalidTimestamp, message: "\(quoted(text)) is not a timestamp")
+        func invalid() -> Failure { Failure(code: RecordRejection.Code.invalidTimestamp, message: "\(quoted(text)) is not a timestamp") }
         let millis: Int64
         if text.count >= 10, text[4] == UInt8(ascii: "-") {
             millis = try isoMillis(text, invalid: invalid)
@@ -34,28 +34,28 @@ extension FieldText {
     }
 
     /// The days since the epoch of a valid `YYYY-MM-DD` at the start of `text`, or `nil` if `text`
-    /// does not have that shape; throws `invalid` for an impossible date such as `2023-02-29`.
-    private static func civilDate(_ text: Bytes, invalid: Failure) throws(Failure) -> Int64? {
+    /// does not have that shape; throws `invalid()` for an impossible date such as `2023-02-29`.
+    private static func civilDate(_ text: Bytes, invalid: () -> Failure) throws(Failure) -> Int64? {
         guard text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-"),
               let year = digits(text, 0, 4), let month = digits(text, 5, 2), let day = digits(text, 8, 2)
         else { return nil }
-        guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { throw invalid }
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { throw invalid() }
         return daysFromCivil(year: year, month: month, day: day)
     }
 
-    static func isoMillis(_ text: Bytes, invalid: Failure) throws(Failure) -> Int64 {
-        guard let days = try civilDate(text, invalid: invalid) else { throw invalid }
+    static func isoMillis(_ text: Bytes, invalid: () -> Failure) throws(Failure) -> Int64 {
+        guard let days = try civilDate(text, invalid: invalid) else { throw invalid() }
         var millis = days * millisPerDay
         guard text.count > 10 else { return millis }
         let separator = text[10]
         guard separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || separator == UInt8(ascii: " "),
               text.count >= 16, text[13] == UInt8(ascii: ":"),
               let hour = digits(text, 11, 2), let minute = digits(text, 14, 2), hour < 24, minute < 60
-        else { throw invalid }
+        else { throw invalid() }
         var seconds: Int64 = 0
         var index = 16
         if index < text.count, text[index] == UInt8(ascii: ":") {
-            guard let value = digits(text, index + 1, 2), value < 60 else { throw invalid }
+            guard let value = digits(text, index + 1, 2), value < 60 else { throw invalid() }
             seconds = value
             index += 3
             if index < text.count, text[index] == UInt8(ascii: ".") || text[index] == UInt8(ascii: ",") {
@@ -67,7 +67,7 @@ extension FieldText {
                     if index - start < 3 { fraction = fraction * 10 + Int64(text[index] &- UInt8(ascii: "0")) }
                     index += 1
                 }
-                guard index > start else { throw invalid }
+                guard index > start else { throw invalid() }
                 for _ in min(index - start, 3)..<3 { fraction *= 10 }
                 millis += fraction
             }
@@ -76,22 +76,22 @@ extension FieldText {
         guard index < text.count else { return millis }
         switch text[index] {
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
-            guard index + 1 == text.count else { throw invalid }
+            guard index + 1 == text.count else { throw invalid() }
             return millis
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             let sign: Int64 = text[index] == UInt8(ascii: "+") ? 1 : -1
-            guard let offsetHours = digits(text, index + 1, 2), offsetHours < 24 else { throw invalid }
+            guard let offsetHours = digits(text, index + 1, 2), offsetHours < 24 else { throw invalid() }
             var offsetMinutes: Int64 = 0
             switch text.count - index {
             case 3: break
             case 5: offsetMinutes = digits(text, index + 3, 2) ?? 60
             case 6 where text[index + 3] == UInt8(ascii: ":"): offsetMinutes = digits(text, index + 4, 2) ?? 60
-            default: throw invalid
+            default: throw invalid()
             }
-            guard offsetMinutes < 60 else { throw invalid }
+            guard offsetMinutes < 60 else { throw invalid() }
             return millis - sign * (offsetHours * 60 + offsetMinutes) * 60_000
         default:
-            throw invalid
+            throw invalid()
         }
     }
 

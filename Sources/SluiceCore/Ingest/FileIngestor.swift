@@ -131,12 +131,14 @@ struct FileIngestor: Sendable {
         _ = try connection.copyIn("COPY \(target) FROM STDIN") { writer in
             var records = RecordStream(definition: definition, format: format, pipeline: pipeline)
             var rows = CopyTextRows()
+            // Copied out so that the per-row closure captures neither `self` nor the whole file record.
+            let fileID = file.id, shouldStop = shouldStop
             func take(_ record: RecordStream.Record, _ row: ValidatedRow) throws {
                 pass.outcome.rowsTotal += 1
                 if pass.outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }
                 guard let rejection = record.rejection else {
                     row.encode(into: &rows)
-                    rows.append(file.id)
+                    rows.append(fileID)
                     if staged {
                         rows.append(record.number)
                         if let line = record.line { rows.append(line) } else { rows.appendNull() }

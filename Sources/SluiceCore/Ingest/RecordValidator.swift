@@ -3,7 +3,7 @@
 /// Absent or null values take the field's default, else SQL NULL if the field is nullable, else
 /// the record is rejected with `missing_required`. Every failure is a ``RecordRejection``.
 public struct RecordValidator: Sendable {
-    struct Plan: Sendable {
+    private struct Plan: Sendable {
         let name: String
         let type: AvroType
         /// The value of an absent field: its default, NULL, or a rejection.
@@ -11,7 +11,9 @@ public struct RecordValidator: Sendable {
     }
 
     public let schema: AvroRecordSchema
-    let plans: [Plan]
+    /// One per schema field. The hot paths read a plan's fields in place by position (`plans[i].type`)
+    /// rather than binding whole plans, which would retain their strings for every field of every row.
+    private let plans: [Plan]
 
     public init(schema: AvroRecordSchema) {
         self.schema = schema
@@ -19,10 +21,10 @@ public struct RecordValidator: Sendable {
             let absent: Result<String?, RecordRejection>
             switch field.defaultValue {
             case let value? where value != .null:
-                let plan = Plan(name: field.name, type: field.type, absent: .success(nil))
+                let plain = RecordValidator(schema: schema, plans: [Plan(name: field.name, type: field.type, absent: .success(nil))])
                 absent = Result { () throws(RecordRejection) in
                     var row = ValidatedRow()
-                    try Self.append(value.recordValue, plan, to: &row)
+                    try plain.append(value.recordValue, at: 0, to: &row)
                     return row.string(0)
                 }
             default:
@@ -33,6 +35,11 @@ public struct RecordValidator: Sendable {
             }
             return Plan(name: field.name, type: field.type, absent: absent)
         }
+    }
+
+    private init(schema: AvroRecordSchema, plans: [Plan]) {
+        self.schema = schema
+        self.plans = plans
     }
 
     /// Validates a decoded JSON record; members not in the schema are ignored.
@@ -75,21 +82,21 @@ public struct RecordValidator: Sendable {
     func validate(json decoder: JSONFieldDecoder, of bytes: UnsafeBufferPointer<UInt8>,
                   transforms: [RecordPipeline.CellTransform?]?, into row: inout ValidatedRow) throws(RecordRejection) {
         row.removeAll()
-        for (position, plan) in plans.enumerated() {
+        for position in plans.indices {
             switch decoder.members[position] {
             case nil, .null?:
-                row.append(try plan.absent.get())
+                row.append(try plans[position].absent.get())
             case .nested?:
-                throw Self.wrongType(plan)
+                throw wrongType(at: position)
             case .bool(let flag)?:
-                try Self.appendBool(flag, plan, to: &row)
+                try appendBool(flag, at: position, to: &row)
             case .string(let span)?:
                 try decoder.withBytes(span, of: bytes) { (text) throws(RecordRejection) in
-                    try Self.appendCell(text, transform: transforms?[position], emptyIsAbsent: false, plan, to: &row)
+                    try appendCell(text, transform: transforms?[position], emptyIsAbsent: false, at: position, to: &row)
                 }
             case .number(let span)?:
                 try decoder.withBytes(span, of: bytes) { (text) throws(RecordRejection) in
-                    try Self.appendText(text, plan, emptyIsAbsent: false, to: &row)
+                    try appendText(text, at: position, emptyIsAbsent: false, to: &row)
                 }
             }
         }
@@ -98,12 +105,12 @@ public struct RecordValidator: Sendable {
     /// Validates a decoded record into `row` (emptied first).
     func validate(_ values: [String: RecordValue], into row: inout ValidatedRow) throws(RecordRejection) {
         row.removeAll()
-        for plan in plans {
-            guard let value = values[plan.name] else {
-                row.append(try plan.absent.get())
+        for position in plans.indices {
+            guard let value = values[plans[position].name] else {
+                row.append(try plans[position].absent.get())
                 continue
             }
-            try Self.append(value, plan, to: &row)
+            try append(value, at: position, to: &row)
         }
     }
 
@@ -117,72 +124,75 @@ public struct RecordValidator: Sendable {
         }
         row.removeAll()
         try record.withFields { (fields) throws(RecordRejection) in
-            for (position, plan) in plans.enumerated() {
+            for position in plans.indices {
                 guard position < mapping.columnIndex.count, let column = mapping.columnIndex[position] else {
-                    row.append(try plan.absent.get())
+                    row.append(try plans[position].absent.get())
                     continue
                 }
-                try Self.appendCell(fields[column], transform: transforms?[position], plan, to: &row)
+                try appendCell(fields[column], transform: transforms?[position], at: position, to: &row)
             }
         }
     }
 
     /// Appends a text cell (CSV, or a JSON string on the byte path) after its transform.
-    static func appendCell(_ cell: UnsafeBufferPointer<UInt8>, transform: RecordPipeline.CellTransform?, emptyIsAbsent: Bool = true,
-                           _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
-        guard let transform else { return try appendText(cell, plan, emptyIsAbsent: emptyIsAbsent, to: &row) }
+    private func appendCell(_ cell: UnsafeBufferPointer<UInt8>, transform: RecordPipeline.CellTransform?, emptyIsAbsent: Bool = true,
+                            at position: Int, to row: inout ValidatedRow) throws(RecordRejection) {
+        guard let transform else { return try appendText(cell, at: position, emptyIsAbsent: emptyIsAbsent, to: &row) }
         let trimmed = transform.trim ? FieldText.trimmedWhitespace(cell) : cell
         guard let uppercase = transform.uppercase, let text = String(validating: trimmed, as: UTF8.self) else {
-            return try appendText(trimmed, plan, emptyIsAbsent: emptyIsAbsent, to: &row)
+            return try appendText(trimmed, at: position, emptyIsAbsent: emptyIsAbsent, to: &row)
         }
-        try appendText(uppercase ? text.uppercased() : text.lowercased(), plan, emptyIsAbsent: emptyIsAbsent, to: &row)
+        try appendText(uppercase ? text.uppercased() : text.lowercased(), at: position, emptyIsAbsent: emptyIsAbsent, to: &row)
     }
 
-    static func append(_ value: RecordValue, _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
+    private func append(_ value: RecordValue, at position: Int, to row: inout ValidatedRow) throws(RecordRejection) {
         switch value {
         case .null:
-            row.append(try plan.absent.get())
+            row.append(try plans[position].absent.get())
         case .nested:
-            throw wrongType(plan)
+            throw wrongType(at: position)
         case .bool(let flag):
-            try appendBool(flag, plan, to: &row)
+            try appendBool(flag, at: position, to: &row)
         case .text(let text):
-            try appendText(text, plan, emptyIsAbsent: true, to: &row)
+            try appendText(text, at: position, emptyIsAbsent: true, to: &row)
         case .string(let text), .number(let text):
-            try appendText(text, plan, emptyIsAbsent: false, to: &row)
+            try appendText(text, at: position, emptyIsAbsent: false, to: &row)
         }
     }
 
-    private static func wrongType(_ plan: Plan) -> RecordRejection {
-        RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "an array or object cannot be a \(plan.type)")
+    private func wrongType(at position: Int) -> RecordRejection {
+        RecordRejection(field: plans[position].name, code: RecordRejection.Code.wrongType,
+                        message: "an array or object cannot be a \(plans[position].type)")
     }
 
-    static func appendBool(_ flag: Bool, _ plan: Plan, to row: inout ValidatedRow) throws(RecordRejection) {
-        switch plan.type {
+    private func appendBool(_ flag: Bool, at position: Int, to row: inout ValidatedRow) throws(RecordRejection) {
+        switch plans[position].type {
         case .boolean: row.append(flag ? "t" : "f")
         case .string: row.append(flag ? "true" : "false")
-        default: throw RecordRejection(field: plan.name, code: RecordRejection.Code.wrongType, message: "a boolean cannot be a \(plan.type)")
+        default:
+            throw RecordRejection(field: plans[position].name, code: RecordRejection.Code.wrongType,
+                                  message: "a boolean cannot be a \(plans[position].type)")
         }
     }
 
-    private static func appendText(_ text: String, _ plan: Plan, emptyIsAbsent: Bool,
-                                   to row: inout ValidatedRow) throws(RecordRejection) {
+    private func appendText(_ text: String, at position: Int, emptyIsAbsent: Bool, to row: inout ValidatedRow) throws(RecordRejection) {
         var text = text
         try text.withUTF8 { bytes in
-            Result { () throws(RecordRejection) in try appendText(bytes, plan, emptyIsAbsent: emptyIsAbsent, to: &row) }
+            Result { () throws(RecordRejection) in try appendText(bytes, at: position, emptyIsAbsent: emptyIsAbsent, to: &row) }
         }.get()
     }
 
-    /// Appends `bytes` as a value of the plan's type; empty text is absent for non-strings when
+    /// Appends `bytes` as a value of the field's type; empty text is absent for non-strings when
     /// `emptyIsAbsent` (CSV cells).
-    static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, _ plan: Plan, emptyIsAbsent: Bool,
-                           to row: inout ValidatedRow) throws(RecordRejection) {
-        let text = plan.type == .string ? bytes : FieldText.trimmed(bytes)
-        if text.isEmpty && emptyIsAbsent && plan.type != .string { return row.append(try plan.absent.get()) }
+    private func appendText(_ bytes: UnsafeBufferPointer<UInt8>, at position: Int, emptyIsAbsent: Bool,
+                            to row: inout ValidatedRow) throws(RecordRejection) {
+        let type = plans[position].type
+        let text = type == .string ? bytes : FieldText.trimmed(bytes)
+        if text.isEmpty && emptyIsAbsent && type != .string { return row.append(try plans[position].absent.get()) }
         do throws(FieldText.Failure) {
-            try FieldText.append(text, as: plan.type, to: &row)
+            try FieldText.append(text, as: type, to: &row)
         } catch {
-            throw RecordRejection(field: plan.name, code: error.code, message: error.message)
+            throw RecordRejection(field: plans[position].name, code: error.code, message: error.message)
         }
     }
 }

@@ -78,7 +78,7 @@ struct QualityRule: Sendable {
         case .timeliness(let window):
             guard var text = value else { return }
             let millis = text.withUTF8 { bytes in
-                try? FieldText.isoMillis(bytes, invalid: FieldText.Failure(code: code, message: ""))
+                try? FieldText.isoMillis(bytes, invalid: { FieldText.Failure(code: code, message: "") })
             }
             guard let millis, abs(millis - nowMillis) > window else { return }
             throw RecordRejection(field: field, code: code,
