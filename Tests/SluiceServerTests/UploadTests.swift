@@ -88,6 +88,16 @@ import Testing
         }
     }
 
+    @Test func aMissingStagingDirectoryIsRecreated() async throws {
+        try await InProcessSluice.with { sluice in
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            try FileManager.default.removeItem(atPath: "\(sluice.dataDirectory)/staging/acme")
+            let response = try await upload(sluice, "acme", key: key, Self.csv)
+            #expect(response.status == 201, "\(response.text)")
+            #expect(sluice.stagedFiles("acme").count == 1)
+        }
+    }
+
     @Test func everyRejectionHasItsCodeAndLeavesNothingBehind() async throws {
         try await InProcessSluice.with { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme", fileTypes: "[csv, ndjson]", constraints: """

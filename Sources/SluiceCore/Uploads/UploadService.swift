@@ -83,6 +83,9 @@ public struct UploadService: Sendable {
         }
 
         let id = FileID.generate()
+        // Recreated if missing (a data directory restored without it, or removed by hand): the upload
+        // would otherwise fail on a path the tenant cannot fix.
+        _ = try await staging.inDirectory(request.tenant)
         let receiver = try await FileReceiver(
             tenant: definition, id: id,
             temporaryPath: try staging.temporaryPath(tenant: request.tenant, id: id),
