@@ -221,6 +221,64 @@ import Testing
         #expect(failures == 0, "\(failures) of \(checked) NDJSON runs differ")
     }
 
+    // MARK: JSON arrays
+
+    /// For random arrays (nested values, strings with escaped quotes and brackets, scalars, broken
+    /// syntax) fed in random chunks, the splitter emits the same elements at the same calls, and
+    /// fails at the same byte with the same message, as the old per-byte splitter.
+    @Test func jsonArraySplitterMatchesThePerByteSplitterForEveryChunking() {
+        var random = SplitMix64(seed: 0x5EED_A22A)
+        let pieces = [#"{"a":"x\"]}"}"#, #"[1,[2,{"b":null}]]"#, "42", #""s\\""#, "{}", "[]", ",", " ", "\n", "[", "]", "{", "}",
+                      #"""#, "\\", "true", #"{"k":[{"z":"]"}]}"#]
+        var failures = 0
+        var checked = 0
+        for _ in 0..<1500 {
+            var input: [UInt8] = Bool.random(using: &random) ? [0xEF, 0xBB, 0xBF] : []
+            if Int.random(in: 0..<8, using: &random) > 0 { input += Array("[".utf8) }
+            for _ in 0..<Int.random(in: 0...12, using: &random) {
+                input += Array(pieces[Int.random(in: 0..<pieces.count, using: &random)].utf8)
+                if Int.random(in: 0..<3, using: &random) > 0 { input += Array(",".utf8) }
+            }
+            if Int.random(in: 0..<6, using: &random) > 0 { input += Array("]".utf8) }
+            if Int.random(in: 0..<10, using: &random) == 0 { input += [UInt8.random(in: 0...255, using: &random)] }
+            for chunking in 0..<3 {
+                let cuts = Self.cuts(for: input.count, style: chunking, &random)
+                var splitter = JSONArraySplitter()
+                var oracle = OracleJSONArraySplitter()
+                var actual: [String] = []
+                var expected: [String] = []
+                var start = 0
+                for (call, end) in (cuts + [input.count]).enumerated() {
+                    let chunk = input[start..<end]
+                    start = end
+                    do {
+                        try splitter.feed(chunk) { actual.append("\(call): \($0.index) \($0.bytes)") }
+                    } catch {
+                        actual.append("error \((error as? ServiceError)?.message ?? "\(error)")")
+                    }
+                    do {
+                        try oracle.feed(chunk) { expected.append("\(call): \($0.index) \($0.bytes)") }
+                    } catch {
+                        expected.append("error \((error as? OracleArrayError)?.message ?? "\(error)")")
+                    }
+                    if actual.last?.hasPrefix("error") == true || expected.last?.hasPrefix("error") == true { break }
+                    actual.append("pending \(splitter.pendingBytes)")
+                    expected.append("pending \(oracle.pendingBytes)")
+                }
+                if actual.last?.hasPrefix("error") != true, expected.last?.hasPrefix("error") != true {
+                    do { try splitter.finish(); actual.append("finished") } catch { actual.append("end \((error as? ServiceError)?.message ?? "")") }
+                    do { try oracle.finish(); expected.append("finished") } catch { expected.append("end \((error as? OracleArrayError)?.message ?? "")") }
+                }
+                checked += 1
+                if actual != expected {
+                    failures += 1
+                    if failures <= 3 { Issue.record("array \(String(decoding: input, as: UTF8.self)) cuts \(cuts):\n new \(actual)\n old \(expected)") }
+                }
+            }
+        }
+        #expect(failures == 0, "\(failures) of \(checked) JSON array runs differ")
+    }
+
     // MARK: JSON records
 
     /// For random schemas and random (valid and malformed) JSON records, validating straight from the
@@ -887,5 +945,129 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+// MARK: - Oracle: the JSON array splitter of 7b2d1c7 (byte by byte)
+
+private struct OracleArrayError: Error {
+    let message: String
+}
+
+/// The JSON array splitter as it was before runs were copied at once.
+private struct OracleJSONArraySplitter {
+    private enum State {
+        case beforeArray, afterOpen, afterComma, inElement, inString, inEscape, afterElement, done
+    }
+
+    private var state = State.beforeArray
+    private var element: [UInt8] = []
+    /// Open brackets of the current element, innermost last.
+    private var open: [UInt8] = []
+    private var index = 0
+    private var offset = 0
+
+    /// Bytes held for the element not yet complete.
+    var pendingBytes: Int { element.count }
+
+    init() {}
+
+    /// Splits `bytes`, calling `emit` for every element they complete.
+    mutating func feed(_ bytes: some Collection<UInt8>, _ emit: (JSONArraySplitter.Element) throws -> Void) throws {
+        for byte in bytes {
+            try consume(byte, emit)
+            offset += 1
+        }
+    }
+
+    /// Ends the input, failing if the array is not closed.
+    func finish() throws {
+        guard state == .done else {
+            throw malformed(state == .beforeArray ? "the file holds no JSON array" : "the JSON array is never closed")
+        }
+    }
+
+    private mutating func consume(_ byte: UInt8, _ emit: (JSONArraySplitter.Element) throws -> Void) throws {
+        switch state {
+        case .inString:
+            element.append(byte)
+            if byte == UInt8(ascii: "\\") {
+                state = .inEscape
+            } else if byte == UInt8(ascii: "\"") {
+                state = .inElement
+                if open.isEmpty { try endElement(emit) }
+            }
+        case .inEscape:
+            element.append(byte)
+            state = .inString
+        case .inElement:
+            try consumeInElement(byte, emit)
+        case .beforeArray:
+            if offset < 3 && byte == [0xEF, 0xBB, 0xBF][offset] { return }
+            if JSONBytes.isWhitespace(byte) { return }
+            guard byte == UInt8(ascii: "[") else { throw malformed("the file does not start with '['") }
+            state = .afterOpen
+        case .afterOpen, .afterComma:
+            if JSONBytes.isWhitespace(byte) { return }
+            if byte == UInt8(ascii: "]") && state == .afterOpen {
+                state = .done
+                return
+            }
+            guard byte != UInt8(ascii: ","), byte != UInt8(ascii: "]") else { throw malformed("an array element is missing") }
+            state = .inElement
+            try consumeInElement(byte, emit)
+        case .afterElement:
+            if JSONBytes.isWhitespace(byte) { return }
+            switch byte {
+            case UInt8(ascii: ","): state = .afterComma
+            case UInt8(ascii: "]"): state = .done
+            default: throw malformed("expected ',' or ']' after an array element")
+            }
+        case .done:
+            guard JSONBytes.isWhitespace(byte) else { throw malformed("unexpected data after the closing ']'") }
+        }
+    }
+
+    private mutating func consumeInElement(_ byte: UInt8, _ emit: (JSONArraySplitter.Element) throws -> Void) throws {
+        switch byte {
+        case UInt8(ascii: "\""):
+            element.append(byte)
+            state = .inString
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            element.append(byte)
+            open.append(byte)
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            guard let opener = open.popLast() else {
+                // A closing bracket at depth 0 ends a scalar element and, if `]`, the array.
+                guard byte == UInt8(ascii: "]"), !element.isEmpty else { throw malformed("unbalanced '\(Character(Unicode.Scalar(byte)))'") }
+                try endElement(emit)
+                state = .done
+                return
+            }
+            guard opener == byte - 2 else { throw malformed("mismatched '\(Character(Unicode.Scalar(byte)))'") }
+            element.append(byte)
+            if open.isEmpty { try endElement(emit) }
+        case UInt8(ascii: ",") where open.isEmpty:
+            try endElement(emit)
+            state = .afterComma
+        default:
+            if open.isEmpty && JSONBytes.isWhitespace(byte) {
+                try endElement(emit)
+            } else {
+                element.append(byte)
+            }
+        }
+    }
+
+    private mutating func endElement(_ emit: (JSONArraySplitter.Element) throws -> Void) throws {
+        index += 1
+        state = .afterElement
+        let bytes = element
+        element.removeAll(keepingCapacity: true)
+        try emit(JSONArraySplitter.Element(bytes: bytes, index: index))
+    }
+
+    private func malformed(_ message: String) -> OracleArrayError {
+        OracleArrayError(message: "\(message) (at byte \(offset))")
     }
 }

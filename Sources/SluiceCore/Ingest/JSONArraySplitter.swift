@@ -19,6 +19,8 @@ public struct JSONArraySplitter: Sendable {
         case beforeArray, afterOpen, afterComma, inElement, inString, inEscape, afterElement, done
     }
 
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
     private var state = State.beforeArray
     private var element: [UInt8] = []
     /// Open brackets of the current element, innermost last.
@@ -33,10 +35,58 @@ public struct JSONArraySplitter: Sendable {
 
     /// Splits `bytes`, calling `emit` for every element they complete.
     public mutating func feed(_ bytes: some Collection<UInt8>, _ emit: (Element) throws -> Void) throws {
-        for byte in bytes {
-            try consume(byte, emit)
-            offset += 1
+        if let done = try bytes.withContiguousStorageIfAvailable({ try feed($0, emit) }) { return done }
+        try Array(bytes).withUnsafeBufferPointer { try feed($0, emit) }
+    }
+
+    /// The state machine: strings, and the inside of nested elements up to their next bracket, are
+    /// scanned here and copied as runs; the other states go byte by byte through ``consume(_:_:)``.
+    private mutating func feed(_ buffer: UnsafeBufferPointer<UInt8>, _ emit: (Element) throws -> Void) throws {
+        var position = 0
+        while position < buffer.count {
+            let start = position
+            switch state {
+            case .inString:
+                while position < buffer.count, buffer[position] != UInt8(ascii: "\""), buffer[position] != UInt8(ascii: "\\") { position += 1 }
+                if position < buffer.count {
+                    state = buffer[position] == UInt8(ascii: "\\") ? .inEscape : .inElement
+                    position += 1
+                }
+                element.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<position]))
+                offset += position - start
+                // A string that is the whole element ends it.
+                if state == .inElement, open.isEmpty { try endElement(emit) }
+            case .inEscape:
+                element.append(buffer[position])
+                state = .inString
+                offset += 1
+                position += 1
+            case .inElement where !open.isEmpty:
+                while position < buffer.count, !Self.isStructural(buffer[position]) { position += 1 }
+                let opensString = position < buffer.count && buffer[position] == UInt8(ascii: "\"")
+                if opensString {
+                    state = .inString
+                    position += 1
+                }
+                element.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<position]))
+                offset += position - start
+                if !opensString, position < buffer.count {
+                    try consume(buffer[position], emit)
+                    offset += 1
+                    position += 1
+                }
+            default:
+                try consume(buffer[position], emit)
+                offset += 1
+                position += 1
+            }
         }
+    }
+
+    /// Bytes that open or close strings and nested values.
+    private static func isStructural(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "}")
+            || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
     }
 
     /// Ends the input, failing if the array is not closed.
@@ -46,23 +96,15 @@ public struct JSONArraySplitter: Sendable {
         }
     }
 
+    /// One byte outside a string.
     private mutating func consume(_ byte: UInt8, _ emit: (Element) throws -> Void) throws {
         switch state {
-        case .inString:
-            element.append(byte)
-            if byte == UInt8(ascii: "\\") {
-                state = .inEscape
-            } else if byte == UInt8(ascii: "\"") {
-                state = .inElement
-                if open.isEmpty { try endElement(emit) }
-            }
-        case .inEscape:
-            element.append(byte)
-            state = .inString
+        case .inString, .inEscape:
+            preconditionFailure("strings are scanned by feed")
         case .inElement:
             try consumeInElement(byte, emit)
         case .beforeArray:
-            if offset < 3 && byte == [0xEF, 0xBB, 0xBF][offset] { return }
+            if offset < 3 && byte == Self.byteOrderMark[offset] { return }
             if JSONBytes.isWhitespace(byte) { return }
             guard byte == UInt8(ascii: "[") else { throw malformed("the file does not start with '['") }
             state = .afterOpen
@@ -121,9 +163,9 @@ public struct JSONArraySplitter: Sendable {
     private mutating func endElement(_ emit: (Element) throws -> Void) throws {
         index += 1
         state = .afterElement
-        let bytes = element
+        try emit(Element(bytes: element, index: index))
+        // After the call the buffer is unshared again (unless `emit` kept the element), so it is reused.
         element.removeAll(keepingCapacity: true)
-        try emit(Element(bytes: bytes, index: index))
     }
 
     private func malformed(_ message: String) -> ServiceError {
