@@ -1,8 +1,8 @@
 /// Decodes JSON records straight into schema order: each schema field's member, found by comparing
 /// key bytes (members usually come in schema order, so the next field is tried first), without a
-/// dictionary or a string per member (a key beyond ASCII that matches no name byte for byte is
-/// compared as a string, as the dictionary path compares it). Members not in the schema are checked and skipped; a key that
-/// repeats keeps its last value, as in ``JSONRecordDecoder``.
+/// dictionary or a string per member. A key beyond ASCII that matches no name byte for byte is
+/// compared as a string, as the dictionary path compares it. Members not in the schema are checked
+/// and skipped; a key that repeats keeps its last value, as in ``JSONRecordDecoder``.
 ///
 /// Reused from record to record; its buffers are kept.
 struct JSONFieldDecoder {
