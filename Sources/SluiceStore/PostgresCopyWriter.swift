@@ -23,9 +23,11 @@ public final class PostgresCopyWriter {
         if buffer.count >= Self.chunkSize { try flush() }
     }
 
-    /// Appends rows encoded by ``CopyTextRows``.
+    /// Appends rows encoded by ``CopyTextRows``; a full chunk of them is sent as it is, without
+    /// copying it into the writer's buffer first.
     public func write(_ rows: CopyTextRows) throws {
-        try write(rows.bytes)
+        guard buffer.isEmpty, rows.count >= Self.chunkSize else { return try write(rows.bytes) }
+        try send(rows.bytes)
     }
 
     /// Appends one row in COPY text format (see ``CopyTextRows``).
@@ -39,14 +41,18 @@ public final class PostgresCopyWriter {
     /// Sends everything buffered so far.
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        let status = buffer.withUnsafeBytes { raw in
+        try send(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func send(_ bytes: [UInt8]) throws {
+        let status = bytes.withUnsafeBytes { raw in
             PQputCopyData(handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(raw.count))
         }
         guard status == 1 else {
             throw PostgresError(
                 code: .copyFailed, message: "PQputCopyData failed: \(PostgresConnection.trimmed(PQerrorMessage(handle)))")
         }
-        buffer.removeAll(keepingCapacity: true)
         if serverHasSpoken() { throw ServerInterrupted() }
     }
 

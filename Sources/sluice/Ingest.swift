@@ -19,14 +19,7 @@ struct Ingest: AsyncParsableCommand {
     @Argument(help: "Files to ingest.")
     var files: [String]
 
-    @Option(help: "PostgreSQL URL or conninfo; omit for the embedded cluster (env SLUICE_DATABASE_URL).")
-    var databaseURL: String?
-
-    @Option(help: "Directory for Sluice's state (env SLUICE_DATA_DIR).")
-    var dataDir: String = environment("SLUICE_DATA_DIR") ?? ".sluice"
-
-    @Option(help: "Directory of configuration files; its tenant definitions are applied first (env SLUICE_CONFIG).")
-    var config: String?
+    @OptionGroup var store: StoreOptions
 
     @Flag(help: "Ingest content identical to a file already staged again.")
     var force = false
@@ -43,9 +36,7 @@ struct Ingest: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.bootstrap()
         var configuration = SluiceConfiguration()
-        configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
-        configuration.dataDirectory = dataDir
-        configuration.configDirectory = config ?? environment("SLUICE_CONFIG")
+        store.apply(to: &configuration)
         configuration.ingest.workers = 0
         let results: [FileRecord]
         do {

@@ -15,14 +15,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (env SLUICE_LISTEN).")
     var listen: String = environment("SLUICE_LISTEN") ?? "127.0.0.1:8080"
 
-    @Option(help: "PostgreSQL URL or conninfo; omit to run an embedded cluster (env SLUICE_DATABASE_URL).")
-    var databaseURL: String?
-
-    @Option(help: "Directory for Sluice's state: embedded PostgreSQL, staging (env SLUICE_DATA_DIR).")
-    var dataDir: String = environment("SLUICE_DATA_DIR") ?? ".sluice"
-
-    @Option(help: "Directory of configuration files such as tenant definitions (env SLUICE_CONFIG).")
-    var config: String?
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "HTTP worker threads (default: number of cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -52,12 +45,6 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try parsedAddress()
-        if let config = configDirectory {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: config, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("--config \(config) is not a directory")
-            }
-        }
         guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
               ingestLease >= 3 else {
             throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive, --ingest-lease at least 3")
@@ -73,13 +60,11 @@ struct Serve: AsyncParsableCommand {
         configuration.http.connectionLimit = maxConnections
         configuration.http.perIPConnectionLimit = maxConnectionsPerIP
         configuration.http.idleTimeoutSeconds = idleTimeout
-        configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
+        store.apply(to: &configuration)
         configuration.store.maximumConnections = storeConnections
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
         configuration.ingest.workers = ingestWorkers
         configuration.ingest.lease = .seconds(ingestLease)
-        configuration.dataDirectory = dataDir
-        configuration.configDirectory = configDirectory
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {
@@ -89,8 +74,6 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode.failure
         }
     }
-
-    private var configDirectory: String? { config ?? environment("SLUICE_CONFIG") }
 
     private func parsedAddress() throws -> ListenAddress {
         do {

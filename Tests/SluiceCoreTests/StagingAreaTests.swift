@@ -51,7 +51,7 @@ struct StagingAreaTests {
         _ = try await area.inDirectory("acme")
         let temporary = try area.temporaryPath(tenant: "acme", id: "big")
         let writer = try await StagingFileWriter(temporaryPath: temporary, maximumBytes: 64 << 20)
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         let content = (0..<(50 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
         var offset = 0
         while offset < content.count {

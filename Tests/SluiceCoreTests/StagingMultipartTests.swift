@@ -7,18 +7,6 @@ private struct Part: Equatable {
     var data: [UInt8] = []
 }
 
-/// Deterministic random numbers (SplitMix64) so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Feeds `body` in chunks of the given sizes (cycled) and reassembles the parts, checking event order.
 private func parse(_ body: [UInt8], boundary: String, chunkSizes: [Int]) throws -> (parts: [Part], ended: Bool) {
     var parser = MultipartParser(boundary: boundary)
@@ -69,7 +57,7 @@ private func curlBody(boundary: String, parts: [(disposition: String, contentTyp
 
 /// About 1 MB of CSV-like data with CRLFs and bytes that resemble, but are not, delimiters.
 private func trickyPayload(boundary: String, size: Int) -> [UInt8] {
-    var generator = SeededGenerator(state: 42)
+    var generator = SplitMix64(seed: 42)
     let decoys = [
         "\r\n--\(boundary.dropLast())", "--\(boundary)", "\r\n-\(boundary)", "\r--\(boundary)\r\n",
         "\n--\(boundary)--", "\r\n--\(boundary)X", "\r\n--\(boundary)0\r\n", "\r\n\r\n", "\r\n--",
@@ -145,7 +133,7 @@ struct StagingMultipartTests {
             ("form-data; name=\"meta\"", nil, Array("--\(boundary)".utf8)),
             ("form-data; name=\"file\"; filename=\"big.csv\"", "text/csv", payload),
         ])
-        var generator = SeededGenerator(state: seed)
+        var generator = SplitMix64(seed: seed)
         let sizes = (0..<1000).map { _ in Int.random(in: 1...(Int.random(in: 0...1) == 0 ? 64 : 20000), using: &generator) }
         let result = try parse(body, boundary: boundary, chunkSizes: sizes)
         #expect(result.ended)

@@ -143,8 +143,8 @@ public struct SampleDataGenerator: Sendable {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64), for reproducible sample data.
-struct SplitMix64 {
+/// A small, fast, seedable generator (SplitMix64), for reproducible sample data (and test inputs).
+struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed }

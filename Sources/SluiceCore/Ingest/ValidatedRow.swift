@@ -8,9 +8,6 @@ struct ValidatedRow {
     /// Each field's start in `bytes` and length, `-1` for NULL.
     private var spans: [(start: Int, count: Int)] = []
 
-    /// Fields so far.
-    var count: Int { spans.count }
-
     /// Starts a new row.
     mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
@@ -31,16 +28,11 @@ struct ValidatedRow {
         text.withUTF8 { append($0) }
     }
 
-    /// Calls `body` with field `index`'s text, `nil` for NULL.
-    func withField<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>?) throws -> Result) rethrows -> Result {
-        let span = spans[index]
-        guard span.count >= 0 else { return try body(nil) }
-        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[span.start..<span.start + span.count])) }
-    }
-
     /// Field `index` as a string, `nil` for NULL.
     func string(_ index: Int) -> String? {
-        withField(index) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        let span = spans[index]
+        guard span.count >= 0 else { return nil }
+        return String(decoding: bytes[span.start..<span.start + span.count], as: UTF8.self)
     }
 
     /// Every field as a string, `nil` for NULL.
