@@ -81,7 +81,7 @@ public final class SluiceService: Sendable {
                                         owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
         let uploadMetrics = UploadMetrics(registry: registry)
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
-                                    metrics: uploadMetrics, logger: logger, onStaged: { ingest.filesStaged() })
+                                    metrics: uploadMetrics, logger: logger, ingest: ingest)
         let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)

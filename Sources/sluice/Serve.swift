@@ -38,6 +38,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a claimed file stays leased without renewal; after a crash, another process takes it then.")
     var ingestLease: Int = 60
 
+    @Flag(inversion: .prefixedNo,
+          help: "Ingest an upload while it arrives when its tenant has no other files waiting and a worker is free.")
+    var ingestDuringUpload = true
+
     @Option(help: "Maximum store (PostgreSQL) connections.")
     var storeConnections: Int = 10
 
@@ -65,6 +69,7 @@ struct Serve: AsyncParsableCommand {
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
         configuration.ingest.workers = ingestWorkers
         configuration.ingest.lease = .seconds(ingestLease)
+        configuration.ingest.ingestDuringUpload = ingestDuringUpload
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {

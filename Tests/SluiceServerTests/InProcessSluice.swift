@@ -24,8 +24,9 @@ final class InProcessSluice: Sendable {
     }
 
     /// `ingestWorkers` is 0 by default: upload tests look at files as staged, before ingestion.
-    static func start(configDirectory: String? = nil, ingestWorkers: Int = 0,
-                      pollInterval: Duration = .milliseconds(50)) async throws -> InProcessSluice {
+    /// `configure` adjusts the configuration last.
+    static func start(configDirectory: String? = nil, ingestWorkers: Int = 0, pollInterval: Duration = .milliseconds(50),
+                      configure: (inout SluiceConfiguration) -> Void = { _ in }) async throws -> InProcessSluice {
         var configuration = SluiceConfiguration()
         configuration.http.address = .init(host: "127.0.0.1", port: 0)
         configuration.store.databaseURL = try await TestPostgres.makeDatabase()
@@ -35,6 +36,7 @@ final class InProcessSluice: Sendable {
         configuration.metrics.snapshotMaximumAgeSeconds = 0
         configuration.ingest.workers = ingestWorkers
         configuration.ingest.pollInterval = pollInterval
+        configure(&configuration)
         var logger = Logger(label: "sluice-test")
         logger.logLevel = .warning
         let service = SluiceService(configuration: configuration, logger: logger)
@@ -52,8 +54,9 @@ final class InProcessSluice: Sendable {
 
     /// Runs `body` against a fresh service and always stops it afterwards.
     static func with<T>(configDirectory: String? = nil, ingestWorkers: Int = 0,
+                        configure: (inout SluiceConfiguration) -> Void = { _ in },
                         _ body: (InProcessSluice) async throws -> T) async throws -> T {
-        let sluice = try await start(configDirectory: configDirectory, ingestWorkers: ingestWorkers)
+        let sluice = try await start(configDirectory: configDirectory, ingestWorkers: ingestWorkers, configure: configure)
         do {
             let result = try await body(sluice)
             try await sluice.stop()

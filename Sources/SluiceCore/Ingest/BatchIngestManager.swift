@@ -17,6 +17,13 @@ public final class BatchIngestManager: Sendable {
         /// gzip limits: inflated bytes and inflated/compressed ratio.
         public var maximumInflatedBytes = 64 << 30
         public var maximumInflationRatio = 200
+        /// Ingest an upload while it arrives when its tenant has no other files waiting and a worker is free
+        /// (a tenant without a schedule, with the declarative app): its rows commit moments after the upload
+        /// instead of a full ingest later.
+        public var ingestDuringUpload = true
+        /// How long such an ingest waits for more bytes of a stalled upload before it leaves the file to the
+        /// queue (so a slow client does not hold a worker and an open transaction).
+        public var uploadPatience: Duration = .seconds(5)
         public init() {}
     }
 
@@ -34,8 +41,12 @@ public final class BatchIngestManager: Sendable {
     private let stopping = Atomic<Bool>(false)
     /// Wakes the scheduler: files were staged in this process.
     private let arrivals = WakeUpSignal()
-    /// Wakes an idle worker: files were queued.
+    /// Wakes an idle worker: files were queued, or a worker became free.
     private let queuedWork = WakeUpSignal()
+    /// Files this process ingests now (at most `workers`): by its workers and during uploads.
+    private let busy = Atomic<Int>(0)
+    /// Tenants with an upload being ingested as it arrives (one at a time per tenant).
+    private let followedTenants = Mutex<Set<String>>([])
 
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
                 metrics: IngestMetrics, logger: Logger, owner: String) {
@@ -106,6 +117,10 @@ public final class BatchIngestManager: Sendable {
     private func work(_ index: Int) async {
         let worker = "\(owner)/\(index)"
         while !Task.isCancelled {
+            guard busy.load(ordering: .relaxed) < configuration.workers else {
+                await queuedWork.wait(timeout: configuration.pollInterval)
+                continue
+            }
             let claim: FileQueue.Claim?
             do {
                 claim = try await queue.claim(owner: worker, lease: configuration.lease)
@@ -117,11 +132,101 @@ public final class BatchIngestManager: Sendable {
                 await queuedWork.wait(timeout: configuration.pollInterval)
                 continue
             }
+            guard reserveWorker() else {
+                // An upload took the last place while this worker claimed: the file goes back, as if never claimed.
+                _ = try? await queue.release(fileID: claim.file.id, owner: worker, undoingTheClaim: true)
+                continue
+            }
             // More files may be queued: pass the wake-up on to an idle worker.
             queuedWork.signal()
             metrics.busyWorkers(+1)
             await ingest(claim, worker: worker)
             metrics.busyWorkers(-1)
+            releaseWorker(signal: false)
+        }
+    }
+
+    /// Takes one of the `workers` places, if one is free.
+    private func reserveWorker() -> Bool {
+        var current = busy.load(ordering: .relaxed)
+        while current < configuration.workers {
+            let (exchanged, original) = busy.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    /// Frees a place; `signal` wakes a worker that may have found none free.
+    private func releaseWorker(signal: Bool) {
+        busy.subtract(1, ordering: .acquiringAndReleasing)
+        if signal { queuedWork.signal() }
+    }
+
+    /// Starts ingesting an upload as it arrives, if its tenant ingests on arrival with the declarative app,
+    /// has no other upload followed so, and a worker place is free; `nil` otherwise. The upload must end
+    /// the returned file with ``ArrivingFile/publish(_:)`` or ``ArrivingFile/abandon()``.
+    func followUpload(_ file: FileRecord, of definition: TenantDefinition, temporaryPath: String) -> ArrivingFile? {
+        guard configuration.ingestDuringUpload, !stopping.load(ordering: .relaxed),
+              definition.serviceAgreement.schedule == nil, definition.ingestApp.kind == .declarative else { return nil }
+        guard let finalPath = try? staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName),
+              followedTenants.withLock({ $0.insert(file.tenant).inserted }) else { return nil }
+        guard reserveWorker() else {
+            followedTenants.withLock { _ = $0.remove(file.tenant) }
+            return nil
+        }
+        let arriving = ArrivingFile(file: file, temporaryPath: temporaryPath, finalPath: finalPath, owner: "\(owner)/upload",
+                                    lease: configuration.lease, patience: configuration.uploadPatience)
+        Task {
+            let outcome = await follow(arriving, definition: definition)
+            followedTenants.withLock { _ = $0.remove(file.tenant) }
+            releaseWorker(signal: true)
+            metrics.ingestedDuringUpload(tenant: file.tenant, outcome: outcome)
+        }
+        return arriving
+    }
+
+    /// Ingests an arriving upload; commits once the upload published it under this ingest's lease. If the
+    /// ingest ends otherwise after that, the file goes back to the queue and a worker starts it afresh.
+    /// Returns `finished` (the file is succeeded, partial or failed), `abandoned` (the upload did not publish
+    /// the file for this ingest) or `requeued` (shutdown, or the upload's file could not be read).
+    private func follow(_ arriving: ArrivingFile, definition: TenantDefinition) async -> String {
+        metrics.busyWorkers(+1)
+        defer { metrics.busyWorkers(-1) }
+        let lease = configuration.lease, worker = arriving.owner
+        let renewal = Task { [queue] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: lease / 3)
+                if let claim = arriving.claim { try? await queue.renew(fileID: claim.file.id, owner: worker, lease: lease) }
+            }
+        }
+        defer { renewal.cancel() }
+        let ingestor = makeIngestor(definition)
+        let reader = StagedFileReader(path: arriving.temporaryPath, gzip: arriving.file.compressed,
+                                      limits: ingestor.limits, arriving: arriving)
+        let pipeline = RecordPipeline(app: definition.ingestApp, schema: definition.schema)
+        do {
+            let outcome = try await pool.withConnection { connection in
+                try ingestor.ingest(arriving.file, format: arriving.file.format, pipeline: pipeline, source: reader.read,
+                                    repeatable: true, on: connection) { connection, outcome in
+                    guard let claim = arriving.claim else { throw ArrivingFile.Detached() }
+                    try Self.record(outcome, of: claim.file, worker: worker, report: IngestReportBuilder(claim: claim),
+                                    appKind: definition.ingestApp.kind.rawValue, on: connection)
+                }
+            }
+            if let claim = arriving.claim { ingested(outcome, claim: claim) }
+            return "finished"
+        } catch {
+            guard let claim = try? await runOnDedicatedThread(name: "sluice-upload-detach", { arriving.detach() }) else {
+                return "abandoned"
+            }
+            // The file is in the ledger under this ingest's lease: failed like any other, or back in the queue.
+            await ended(claim, worker: worker, by: error is ArrivingFile.Detached ? CancellationError() : error)
+            if error is ArrivingFile.Detached || error is CancellationError {
+                queuedWork.signal()
+                return "requeued"
+            }
+            return "finished"
         }
     }
 
@@ -154,24 +259,27 @@ public final class BatchIngestManager: Sendable {
         let report = IngestReportBuilder(claim: claim)
         do {
             let definition = try await tenants.get(file.tenant).definition
-            let ingestor = FileIngestor(definition: definition, staging: staging,
-                                        limits: .init(maximumInflatedBytes: configuration.maximumInflatedBytes,
-                                                      maximumRatio: configuration.maximumInflationRatio),
-                                        shouldStop: { [self] in stopping.load(ordering: .relaxed) })
+            let ingestor = makeIngestor(definition)
             let outcome = try await pool.withConnection { connection in
                 try ingestor.ingest(claim, on: connection) { connection, outcome in
                     try Self.record(outcome, of: file, worker: worker, report: report, appKind: definition.ingestApp.kind.rawValue,
                                     on: connection)
                 }
             }
-            metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
-                           seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
-            logger.info("file ingested", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "state": "\(outcome.state)",
-                                                    "rows": "\(outcome.rowsIngested)", "rejected": "\(outcome.rowsRejected)"])
-        } catch is CancellationError {
+            ingested(outcome, claim: claim)
+        } catch {
+            await ended(claim, worker: worker, by: error)
+        }
+    }
+
+    /// Ends a file whose ingestion threw: shutdown gives it back to the queue, any other error fails it
+    /// (with its report).
+    private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async {
+        let file = claim.file
+        if error is CancellationError {
             _ = try? await queue.release(fileID: file.id, owner: worker)
             logger.info("file ingestion interrupted by shutdown; it is queued again", metadata: ["file": "\(file.id)"])
-        } catch {
+        } else {
             var failed = FileIngestor.Outcome()
             failed.state = "failed"
             failed.error = (error as? ServiceError)?.message ?? "\(error)"
@@ -184,7 +292,7 @@ public final class BatchIngestManager: Sendable {
             let message = failed.error ?? ""
             do {
                 try await pool.withTransaction { connection in
-                    try Self.record(outcome, of: file, worker: worker, report: report,
+                    try Self.record(outcome, of: file, worker: worker, report: IngestReportBuilder(claim: claim),
                                     appKind: outcome.appRun == nil ? nil : IngestApp.Kind.external.rawValue, on: connection)
                 }
             } catch {
@@ -194,6 +302,22 @@ public final class BatchIngestManager: Sendable {
                            seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
             logger.warning("file ingestion failed", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "error": "\(message)"])
         }
+    }
+
+    private func makeIngestor(_ definition: TenantDefinition) -> FileIngestor {
+        FileIngestor(definition: definition, staging: staging,
+                     limits: .init(maximumInflatedBytes: configuration.maximumInflatedBytes,
+                                   maximumRatio: configuration.maximumInflationRatio),
+                     shouldStop: { [self] in stopping.load(ordering: .relaxed) })
+    }
+
+    /// Accounts for a committed file.
+    private func ingested(_ outcome: FileIngestor.Outcome, claim: FileQueue.Claim) {
+        let file = claim.file
+        metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
+                       seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
+        logger.info("file ingested", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "state": "\(outcome.state)",
+                                                "rows": "\(outcome.rowsIngested)", "rejected": "\(outcome.rowsRejected)"])
     }
 
     /// Finishes the file in the ledger and writes its report, in the caller's transaction. Fails (and so

@@ -126,13 +126,15 @@ public struct FileQueue: Sendable {
             """, [.init(fileID), .init(owner), .init(Double(lease.components.seconds))])
     }
 
-    /// Gives a file back to the queue (a worker stopping before it finished).
+    /// Gives a file back to the queue (a worker stopping before it finished); `undoingTheClaim` also takes
+    /// back the attempt the claim counted (a worker that claimed a file it then had no place for).
     @discardableResult
-    public func release(fileID: String, owner: String) async throws -> Int {
+    public func release(fileID: String, owner: String, undoingTheClaim: Bool = false) async throws -> Int {
         try await pool.execute("""
-            UPDATE sluice.files SET state = 'queued', state_changed_at = now(), lease_owner = NULL, lease_expires_at = NULL
+            UPDATE sluice.files SET state = 'queued', state_changed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                attempts = attempts - CASE WHEN $3 THEN 1 ELSE 0 END
             WHERE id = $1 AND lease_owner = $2 AND state = 'ingesting'
-            """, [.init(fileID), .init(owner)])
+            """, [.init(fileID), .init(owner), .init(undoingTheClaim)])
     }
 
     /// Puts a failed or finished file back in the queue (`POST …/files/{id}/replay`).

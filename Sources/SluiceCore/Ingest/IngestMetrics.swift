@@ -10,6 +10,7 @@ public struct IngestMetrics: Sendable {
     private let latency: HistogramFamily
     private let busy: GaugeFamily
     private let appRuns: CounterFamily
+    private let duringUpload: CounterFamily
 
     public init(registry: MetricsRegistry) {
         files = registry.counter(name: "sluice_ingest_files_total", help: "Files ingested, by tenant and outcome.",
@@ -30,6 +31,15 @@ public struct IngestMetrics: Sendable {
         appRuns = registry.counter(name: "sluice_ingest_app_runs_total",
                                    help: "Runs of tenants' external ingest apps, by outcome (ok, failed, timeout, killed).",
                                    labelNames: ["tenant", "outcome"])
+        duringUpload = registry.counter(
+            name: "sluice_ingest_during_upload_total",
+            help: "Uploads ingested as they arrived, by outcome: finished (the file succeeded, was partial or failed); "
+                + "abandoned (the upload failed, stalled, was a duplicate or queued behind other files); requeued (shutdown).",
+            labelNames: ["tenant", "outcome"])
+    }
+
+    func ingestedDuringUpload(tenant: String, outcome: String) {
+        duringUpload.labels(tenant, outcome).increment()
     }
 
     func busyWorkers(_ change: Double) {

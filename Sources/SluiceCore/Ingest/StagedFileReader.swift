@@ -3,6 +3,7 @@ import SluiceCompression
 
 /// Reads a staged file in fixed-size pieces, inflating gzip on the way with limits against gzip
 /// bombs. Blocking: run it on a dedicated thread (the ingest worker's store connection thread).
+/// With an ``ArrivingFile`` it reads an upload's file as it is written, up to the bytes written so far.
 struct StagedFileReader {
     static let chunkSize = 256 * 1024
 
@@ -15,16 +16,28 @@ struct StagedFileReader {
     let path: String
     let gzip: Bool
     let limits: Limits
+    var arriving: ArrivingFile?
 
     /// Calls `emit` with the file's (inflated) bytes, piece by piece.
     func read(_ emit: ([UInt8]) throws -> Void) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ServiceError(.unavailable, "staged_file_missing", "the staged file \(path) cannot be opened")
+        let handle: FileHandle
+        if let arriving {
+            handle = try arriving.open()
+        } else {
+            guard let opened = FileHandle(forReadingAtPath: path) else {
+                throw ServiceError(.unavailable, "staged_file_missing", "the staged file \(path) cannot be opened")
+            }
+            handle = opened
         }
-        defer { try? handle.close() }
+        // An arriving file's descriptor belongs to it: a second pass reads it again.
+        defer { if arriving == nil { try? handle.close() } }
         let decoder = gzip ? try GzipDecoder(configuration: .init(maximumSize: limits.maximumInflatedBytes,
                                                                     maximumRatio: limits.maximumRatio)) : nil
-        while let data = try handle.read(upToCount: Self.chunkSize), !data.isEmpty {
+        var offset = 0
+        while true {
+            let count = try arriving.map { min(Self.chunkSize, try $0.readable(from: offset)) } ?? Self.chunkSize
+            guard count > 0, let data = try handle.read(upToCount: count), !data.isEmpty else { break }
+            offset += data.count
             let bytes = [UInt8](data)
             if let decoder {
                 do {

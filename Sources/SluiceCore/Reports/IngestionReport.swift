@@ -64,8 +64,9 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
 
     /// The file id for a batch report; nil for a stream window.
     public var fileID: String? { kind == .batch ? sourceID : nil }
-    /// Seconds from arrival to the start of ingestion.
-    public var queueWaitSeconds: Double? { receivedAt.map { startedAt.timeIntervalSince($0) } }
+    /// Seconds from arrival to the start of ingestion; 0 for a file ingested while it was uploaded (its
+    /// ingestion started before it had fully arrived).
+    public var queueWaitSeconds: Double? { receivedAt.map { max(0, startedAt.timeIntervalSince($0)) } }
     /// Seconds from start to commit.
     public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
     /// Seconds from arrival to commit.

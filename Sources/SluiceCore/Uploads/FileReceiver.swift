@@ -22,6 +22,10 @@ final class FileReceiver {
     private var pending: [UInt8] = []
     private var sniffed = false
     private var received: Int64 = 0
+    /// Asked once the first bytes are written: an ingest to follow this upload as it arrives, if any.
+    var follow: ((FileReceiver) -> ArrivingFile?)?
+    /// The ingest following this upload; the upload ends it with `publish` or `abandon`.
+    private(set) var arriving: ArrivingFile?
 
     init(tenant: TenantDefinition, id: String, temporaryPath: String, quotaRemaining: Int64, rateLimiter: RateLimiter) async throws {
         self.tenant = tenant
@@ -30,6 +34,11 @@ final class FileReceiver {
         self.quotaRemaining = quotaRemaining
         self.rateLimiter = rateLimiter
         writer = try await StagingFileWriter(temporaryPath: temporaryPath, maximumBytes: min(sizeLimit, quotaRemaining))
+    }
+
+    deinit {
+        // Whatever way the upload ended, a following ingest must not wait for it.
+        arriving?.abandon()
     }
 
     /// Checks the file name's type against the tenant's accepted types.
@@ -89,6 +98,11 @@ final class FileReceiver {
             guard error.code == StagingError.Code.fileTooLarge else { throw error }
             throw ServiceError(.tooLarge, "file_too_large", "the file exceeds the tenant's limit of \(sizeLimit) bytes")
         }
+        if let follow {
+            self.follow = nil
+            arriving = follow(self)
+        }
+        arriving?.advance(to: Int(writer.bytesWritten))
     }
 
     /// The content must be what the name says: text of the right shape, gzip'd when named `.gz`.

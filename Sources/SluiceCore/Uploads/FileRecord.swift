@@ -39,6 +39,26 @@ public struct FileRecord: Sendable, Encodable, Equatable {
         state_changed_at, error, rows_total, rows_ingested, rows_rejected, attempts
         """
 
+    /// A file still arriving, as the ledger will hold it apart from its size and hash.
+    init(arriving id: String, tenant: String, originalName: String, storedName: String, type: FileType) {
+        self.id = id
+        self.tenant = tenant
+        self.originalName = originalName
+        self.storedName = storedName
+        format = type.format.rawValue
+        compressed = type.gzip
+        size = 0
+        sha256 = ""
+        state = "receiving"
+        receivedAt = Date()
+        stateChangedAt = receivedAt
+        error = nil
+        rowsTotal = nil
+        rowsIngested = nil
+        rowsRejected = nil
+        attempts = 0
+    }
+
     init(row: PostgresRow) throws {
         id = try row.decode(String.self, "id") ?? ""
         tenant = try row.decode(String.self, "tenant_id") ?? ""

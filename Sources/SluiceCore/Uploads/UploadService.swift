@@ -8,7 +8,8 @@ import SluiceStore
 
 /// Receives a tenant's file into its staging area: checks its constraints before and while the body
 /// streams, writes it under a temporary name with its SHA-256, and publishes it (rename + ledger row)
-/// in one transaction, so a file is visible exactly when its ledger row exists.
+/// in one transaction, so a file is visible exactly when its ledger row exists. When the tenant has no
+/// other files waiting, the ingest manager may ingest the file while it arrives (``ArrivingFile``).
 public struct UploadService: Sendable {
     private let pool: PostgresConnectionPool
     private let tenants: TenantService
@@ -16,23 +17,22 @@ public struct UploadService: Sendable {
     private let rateLimiter: RateLimiter
     private let metrics: UploadMetrics
     private let logger: Logger
-    private let onStaged: @Sendable () -> Void
+    private let ingest: BatchIngestManager?
 
     /// Multipart framing allowed beyond the file-size limit when judging `Content-Length`.
     static let multipartOverhead = 64 * 1024
 
-    /// `onStaged` is called once a new file's ledger row is committed (not for duplicates), e.g. to
-    /// have the ingest manager look for it at once.
+    /// `ingest`, if given, is told of every new file once its ledger row is committed (not of duplicates)
+    /// and may ingest uploads as they arrive.
     public init(pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
-                rateLimiter: RateLimiter, metrics: UploadMetrics, logger: Logger,
-                onStaged: @escaping @Sendable () -> Void = {}) {
+                rateLimiter: RateLimiter, metrics: UploadMetrics, logger: Logger, ingest: BatchIngestManager? = nil) {
         self.pool = pool
         self.tenants = tenants
         self.staging = staging
         self.rateLimiter = rateLimiter
         self.metrics = metrics
         self.logger = logger
-        self.onStaged = onStaged
+        self.ingest = ingest
     }
 
     /// Stages one upload. `body` yields the raw request body (a plain file or `multipart/form-data`).
@@ -86,10 +86,16 @@ public struct UploadService: Sendable {
         // Recreated if missing (a data directory restored without it, or removed by hand): the upload
         // would otherwise fail on a path the tenant cannot fix.
         _ = try await staging.inDirectory(request.tenant)
-        let receiver = try await FileReceiver(
-            tenant: definition, id: id,
-            temporaryPath: try staging.temporaryPath(tenant: request.tenant, id: id),
-            quotaRemaining: quotaRemaining, rateLimiter: rateLimiter)
+        let temporaryPath = try staging.temporaryPath(tenant: request.tenant, id: id)
+        let receiver = try await FileReceiver(tenant: definition, id: id, temporaryPath: temporaryPath,
+                                              quotaRemaining: quotaRemaining, rateLimiter: rateLimiter)
+        if let ingest, usage.stagedFiles == 0 {
+            receiver.follow = { receiver in
+                ingest.followUpload(FileRecord(arriving: id, tenant: request.tenant, originalName: receiver.originalName,
+                                               storedName: receiver.storedName, type: receiver.fileType),
+                                    of: definition, temporaryPath: temporaryPath)
+            }
+        }
         do {
             if let boundary {
                 try await receiveMultipart(body, boundary: boundary, into: receiver)
@@ -104,6 +110,7 @@ public struct UploadService: Sendable {
             let staged = try await receiver.finish()
             return try await publish(staged, request: request, receiver: receiver)
         } catch {
+            receiver.arriving?.abandon()
             await receiver.discard()
             throw error
         }
@@ -148,32 +155,44 @@ public struct UploadService: Sendable {
     private func publish(_ staged: StagedFile, request: UploadRequest, receiver: FileReceiver) async throws -> UploadResult {
         let tenant = request.tenant
         let finalPath = try staging.finalPath(tenant: tenant, id: receiver.id, sanitizedName: receiver.storedName)
+        let arriving = receiver.arriving?.beginPublication() == true ? receiver.arriving : nil
         let outcome: (FileRecord, Bool)
         do {
-            outcome = try await publishTransaction(staged, finalPath: finalPath, request: request, receiver: receiver)
+            outcome = try await publishTransaction(staged, finalPath: finalPath, request: request, receiver: receiver,
+                                                   arriving: arriving)
         } catch {
+            arriving?.abandon()
             // The rename may have happened in a transaction that then failed to commit.
             unlink(finalPath)
             throw error
         }
+        if let arriving, !outcome.1, outcome.0.state == "ingesting" {
+            arriving.publish(FileQueue.Claim(file: outcome.0, receivedAt: outcome.0.receivedAt, queuedAt: outcome.0.receivedAt,
+                                             startedAt: arriving.startedAt))
+        } else {
+            arriving?.abandon()
+        }
         if outcome.1 {
             await receiver.discard()
         } else {
-            onStaged()
+            ingest?.filesStaged()
         }
         logger.info(outcome.1 ? "duplicate upload" : "file staged",
                     metadata: ["tenant": "\(tenant)", "file": "\(outcome.0.id)", "bytes": "\(outcome.0.size)"])
         return UploadResult(file: outcome.0, duplicate: outcome.1)
     }
 
+    /// With `arriving`, the file is recorded as `ingesting` under that ingest's lease if no other file of
+    /// the tenant is waiting or being ingested (so files still commit in arrival order), else as `received`.
     private func publishTransaction(_ staged: StagedFile, finalPath: String, request: UploadRequest,
-                                    receiver: FileReceiver) async throws -> (FileRecord, Bool) {
+                                    receiver: FileReceiver, arriving: ArrivingFile?) async throws -> (FileRecord, Bool) {
         let tenant = request.tenant
         let quota = Int64(receiver.tenant.constraints.storageQuotaBytes)
         let maximumStaged = receiver.tenant.constraints.maxStagedFiles
         let force = request.force
         let id = receiver.id, originalName = receiver.originalName, storedName = receiver.storedName
         let fileType = receiver.fileType
+        let lease = arriving.map { (owner: $0.owner, seconds: Double($0.lease.components.seconds), startedAt: $0.startedAt) }
         return try await pool.withConnection { connection -> (FileRecord, Bool) in
             try connection.withTransaction { connection in
                 // Serialise publications per tenant so the limits hold under concurrent uploads.
@@ -193,11 +212,22 @@ public struct UploadService: Sendable {
                     throw ServiceError(.insufficientStorage, "quota_exceeded",
                                        "the tenant's storage quota of \(quota) bytes would be exceeded")
                 }
-                let inserted = try connection.query("""
-                    INSERT INTO sluice.files (id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING \(FileRecord.columns)
-                    """, [.init(id), .init(tenant), .init(originalName), .init(storedName),
-                          .init(fileType.format.rawValue), .init(fileType.gzip), .init(staged.size), .init(staged.sha256)])
+                let values: [PostgresValue] = [.init(id), .init(tenant), .init(originalName), .init(storedName),
+                                               .init(fileType.format.rawValue), .init(fileType.gzip), .init(staged.size), .init(staged.sha256)]
+                let inserted: PostgresRows
+                if let lease, usage.stagedFiles == 0 {
+                    inserted = try connection.query("""
+                        INSERT INTO sluice.files (id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state,
+                                                  queued_at, ingest_started_at, lease_owner, lease_expires_at, attempts)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ingesting', now(), $9, $10, now() + make_interval(secs => $11), 1)
+                        RETURNING \(FileRecord.columns)
+                        """, values + [.init(lease.startedAt), .init(lease.owner), .init(lease.seconds)])
+                } else {
+                    inserted = try connection.query("""
+                        INSERT INTO sluice.files (id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING \(FileRecord.columns)
+                        """, values)
+                }
                 try StagingFileWriter.durableRename(from: staged.path, to: finalPath)
                 guard let row = inserted.first else {
                     throw ServiceError(.unavailable, "ledger_insert_failed", "the ledger did not return the new file")
