@@ -163,8 +163,8 @@ public final class BatchIngestManager: Sendable {
         if signal { queuedWork.signal() }
     }
 
-    /// Starts ingesting an upload as it arrives, if its tenant ingests on arrival with the declarative app,
-    /// has no other upload followed so, and a worker place is free; `nil` otherwise. The upload must end
+    /// Starts ingesting an upload as it arrives, if its tenant ingests on arrival with the declarative app and
+    /// has no other upload ingested this way, and a worker place is free; `nil` otherwise. The upload must end
     /// the returned file with ``ArrivingFile/publish(_:)`` or ``ArrivingFile/abandon()``.
     func followUpload(_ file: FileRecord, of definition: TenantDefinition, temporaryPath: String) -> ArrivingFile? {
         guard configuration.ingestDuringUpload, !stopping.load(ordering: .relaxed),
@@ -186,8 +186,8 @@ public final class BatchIngestManager: Sendable {
         return arriving
     }
 
-    /// Ingests an arriving upload; commits once the upload published it under this ingest's lease. If the
-    /// ingest ends otherwise after that, the file goes back to the queue and a worker starts it afresh.
+    /// Ingests an arriving upload; commits once the upload published it under this ingest's lease. An error
+    /// after that fails the file as a worker would; shutdown gives it back to the queue.
     /// Returns `finished` (the file is succeeded, partial or failed), `abandoned` (the upload did not publish
     /// the file for this ingest) or `requeued` (shutdown, or the upload's file could not be read).
     private func follow(_ arriving: ArrivingFile, definition: TenantDefinition) async -> String {
