@@ -84,6 +84,51 @@ import Glibc
         #expect(try await second.terminate() == 0)
     }
 
+    /// A kill while an upload is being ingested as it arrives: the upload was never acknowledged, so nothing of
+    /// it may remain (no ledger row, no rows, no staged file), and the server works on after a restart.
+    @Test func killDuringAnUploadBeingIngestedLeavesNothingOfIt() async throws {
+        let databaseURL = try await TestPostgres.makeDatabase()
+        let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-ingest-upload-crash")
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "1"]
+        let first = try SluiceProcess(serve: arguments, environment: ["SLUICE_ADMIN_TOKEN": admin])
+        try await first.waitUntilReady()
+        let key = try await createTenant(first, "cut")
+        let body = csv(rows: 200_000)
+        let connection = try await first.client.connect()
+        defer { connection.close() }
+        let head = first.client.request("POST", "/api/v1/tenants/cut/files?name=big.csv", headers: [("Authorization", "Bearer \(key)")],
+                                        body: .repeating(pattern: [], count: body.count))
+        try await onThread { try connection.write(head + body.prefix(body.count / 2)) }
+
+        let database = try PostgresConnection(connectionString: databaseURL)
+        defer { database.close() }
+        let copying = """
+            SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY "cut"."readings"%'
+            """
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try count(database, copying) == 0 {
+            guard ContinuousClock.now < deadline else { throw TestClientError("no ingest followed the upload:\n\(first.log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let second = try SluiceProcess(serve: arguments, environment: ["SLUICE_ADMIN_TOKEN": admin])
+        try await second.waitUntilReady()
+        #expect(try count(database, "SELECT count(*)::int AS n FROM sluice.files") == 0)
+        #expect(try count(database, "SELECT count(*)::int AS n FROM cut.readings") == 0)
+        #expect(try count(database, copying) == 0)
+        let staged = try FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/staging/cut/in")
+        #expect(staged.isEmpty, "\(staged)")
+        // The client sends the file again: ingested once.
+        let id = try await upload(second, "cut", key: key, name: "big.csv", body)
+        try await waitFinished(database, files: 1)
+        #expect(try count(database, "SELECT count(*)::int AS n FROM cut.readings WHERE _sluice_source_id = '\(id)'") == 200_000)
+        #expect(try await second.terminate() == 0)
+    }
+
     @Test func twoServersShareTheQueueAndIngestEveryFileOnce() async throws {
         let databaseURL = try await TestPostgres.makeDatabase()
         let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-ingest-shared")
