@@ -73,6 +73,12 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// meeting the same key twice in one statement.
     public var isCardinalityViolation: Bool { sqlState == "21000" }
 
+    /// Whether retrying the same work later may well succeed: a deadlock or serialization failure
+    /// (class `40`), a lost or refused connection, or no pooled connection in time.
+    public var isTransient: Bool {
+        sqlStateClass == "40" || sqlStateClass == "08" || code == .connectionFailed || code == .poolTimeout || code == .poolClosed
+    }
+
     /// Whether the server reported a foreign key violation (`23503`).
     public var isForeignKeyViolation: Bool { sqlState == "23503" }
 

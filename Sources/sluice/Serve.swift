@@ -53,6 +53,10 @@ struct Serve: AsyncParsableCommand {
               ingestLease >= 3 else {
             throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive, --ingest-lease at least 3")
         }
+        // Each file being ingested holds a store connection; uploads, the API and the queue need others.
+        guard storeConnections >= ingestWorkers + 2 else {
+            throw ValidationError("--store-connections (\(storeConnections)) must be at least --ingest-workers + 2 (\(ingestWorkers + 2))")
+        }
     }
 
     func run() async throws {

@@ -5,10 +5,11 @@ import Testing
 
 /// The hand-over between an upload and the ingest reading its file as it arrives.
 @Suite struct ArrivingFileTests {
-    private static func arriving(patience: Duration = .seconds(60), temporaryPath: String = "/nonexistent",
-                                 finalPath: String = "/nonexistent") -> ArrivingFile {
+    private static func arriving(patience: Duration = .seconds(60), limit: Duration = .seconds(600),
+                                 temporaryPath: String = "/nonexistent", finalPath: String = "/nonexistent") -> ArrivingFile {
         ArrivingFile(file: FileRecord(arriving: "f1", tenant: "acme", originalName: "a.csv", storedName: "a.csv", type: FileType(.csv)),
-                     temporaryPath: temporaryPath, finalPath: finalPath, owner: "test/upload", lease: .seconds(60), patience: patience)
+                     temporaryPath: temporaryPath, finalPath: finalPath, owner: "test/upload", lease: .seconds(60), patience: patience,
+                     limit: limit)
     }
 
     private static func claim(_ arriving: ArrivingFile) -> FileQueue.Claim {
@@ -67,6 +68,18 @@ import Testing
         #expect(throws: ArrivingFile.Detached.self) { try result.get() }
         #expect(started.duration(to: .now) >= .milliseconds(200))
         // The upload then records the file for the queue instead.
+        #expect(!arriving.beginPublication())
+    }
+
+    /// A slow upload that keeps sending is left too once it has been followed for the limit.
+    @Test func anUploadArrivingForLongerThanTheLimitIsLeft() async throws {
+        let arriving = Self.arriving(limit: .milliseconds(200))
+        arriving.advance(to: 5)
+        #expect(try await Self.readable(arriving, from: 0).get() == 5)
+        try await Task.sleep(for: .milliseconds(300))
+        arriving.advance(to: 10)
+        let result = await Self.readable(arriving, from: 5)
+        #expect(throws: ArrivingFile.Detached.self) { try result.get() }
         #expect(!arriving.beginPublication())
     }
 

@@ -155,7 +155,9 @@ import Testing
             upload.cutOff()
             let deadline = ContinuousClock.now + .seconds(30)
             while try copies(sluice) > 0 || sluice.stagedFiles("acme").count > 0 {
-                guard ContinuousClock.now < deadline else { throw TestClientError("the cut-off upload left its ingest or file behind") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestClientError("the cut-off upload left its ingest (\(try copies(sluice)) COPY) or its file behind: \(sluice.stagedFiles("acme"))")
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(try count(sluice, "SELECT count(*)::int AS n FROM sluice.files") == 0)
@@ -223,6 +225,51 @@ import Testing
             #expect(try count(sluice, "SELECT count(*)::int AS n FROM sluice.files") == 1)
             #expect(try count(sluice, "SELECT count(*)::int AS n FROM acme.readings") == 40_000)
             #expect(try count(sluice, "SELECT count(*)::int AS n FROM sluice.ingestion_reports") == 1)
+        }
+    }
+
+    /// With two workers, a file claimed while another upload of its tenant is being followed waits on the
+    /// tenant's lock (writing keys beside that ingest could deadlock the two and fail an accepted file),
+    /// commits first, and the later upload's values win.
+    @Test func aClaimedFileWaitsForTheIngestFollowingAnUpload() async throws {
+        try await InProcessSluice.with(ingestWorkers: 2, configure: Self.patient) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
+            let body = Self.csv(0..<40_000, value: 2.5)
+            let later = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "later.csv", length: body.count)
+            try await later.send(Array(body.prefix(body.count / 2)))
+            try await waitForCopy(sluice)
+
+            // Keys the followed ingest has yet to write, then keys it already wrote.
+            let overlapping = Self.csv(25_000..<26_000) + Self.csv(0..<1_000).drop { $0 != UInt8(ascii: "\n") }.dropFirst()
+            let earlier = try await sluice.send("POST", "/api/v1/tenants/acme/files?name=earlier.csv", token: key,
+                                                body: .bytes(Array(overlapping)))
+            #expect(try earlier.json()["state"] as? String == "received", "\(earlier.text)")
+            let earlierID = try #require(try earlier.json()["id"] as? String)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try count(sluice, """
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'
+                """) == 0 {
+                guard ContinuousClock.now < deadline else { throw TestClientError("the claimed file did not wait for the tenant's lock") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try copies(sluice) == 1)
+
+            try await later.send(Array(body.dropFirst(body.count / 2)))
+            let response = try await later.response()
+            #expect(try response.json()["state"] as? String == "received", "\(response.text)")
+            let laterID = try #require(try response.json()["id"] as? String)
+            for id in [earlierID, laterID] {
+                let file = try await sluice.finished("acme", id, key: key)
+                #expect(file["state"] as? String == "succeeded", "\(file)")
+                #expect(file["attempts"] as? Int == 1, "\(file)")
+            }
+            #expect(try count(sluice, """
+                SELECT count(*)::int AS n FROM sluice.files a, sluice.files b
+                WHERE a.id = '\(earlierID)' AND b.id = '\(laterID)' AND a.ingest_finished_at <= b.ingest_started_at
+                """) == 1)
+            #expect(try count(sluice, "SELECT count(*)::int AS n FROM acme.readings") == 40_000)
+            #expect(try count(sluice, "SELECT count(*)::int AS n FROM acme.readings WHERE value = 2.5") == 40_000)
         }
     }
 }

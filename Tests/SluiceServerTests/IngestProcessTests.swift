@@ -68,6 +68,8 @@ import Glibc
         first.process.waitUntilExit()
         #expect(try count(database, "SELECT count(*)::int AS n FROM sluice.files WHERE state = 'ingesting'") == 1,
                 "the kill must land while the file is being ingested")
+        // By the ingest that followed its upload: published under its lease, not yet committed.
+        #expect(try count(database, "SELECT count(*)::int AS n FROM sluice.files WHERE lease_owner LIKE '%/upload'") == 1)
         #expect(try count(database, "SELECT count(*)::int AS n FROM crash.readings") == 0)
 
         let second = try SluiceProcess(serve: arguments, environment: ["SLUICE_ADMIN_TOKEN": admin])

@@ -6,6 +6,15 @@ import Testing
 
 /// `sluice serve` as a real process on its embedded PostgreSQL, probed over loopback.
 @Suite(.serialized) struct ServeTests {
+    /// Flags that cannot work together are refused before anything starts, with a message and exit status 64.
+    @Test func contradictoryFlagsAreRefused() async throws {
+        let sluice = try SluiceProcess(serve: ["--ingest-workers", "9", "--store-connections", "10"])
+        let process = sluice.process
+        try await onThread { process.waitUntilExit() }
+        #expect(process.terminationStatus == 64)
+        #expect(sluice.log.contains("--store-connections (10) must be at least --ingest-workers + 2 (11)"), "\(sluice.log)")
+    }
+
     @Test func healthAndReadinessFollowTheEmbeddedStore() async throws {
         let dataDirectory = try TestPostgres.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }

@@ -5,8 +5,9 @@ import Foundation
 /// reads the file behind the upload and commits only once it was published.
 ///
 /// The upload side never blocks. The ingest side blocks (on its store connection's thread) while it
-/// waits for bytes, and stops following the upload (``Detached``) when the upload is abandoned or sends
-/// nothing for ``patience``: the file then takes the queue like any other once it is published.
+/// waits for bytes, and stops following the upload (``Detached``) when the upload is abandoned, sends
+/// nothing for ``patience`` or is still arriving after ``limit``: the file then takes the queue like any
+/// other once it is published.
 ///
 /// `@unchecked Sendable`: every mutable property is guarded by `condition`'s lock.
 final class ArrivingFile: @unchecked Sendable {
@@ -37,21 +38,24 @@ final class ArrivingFile: @unchecked Sendable {
     let owner: String
     let lease: Duration
     let startedAt = Date()
-    /// The longest wait for more bytes before the ingest stops following the upload.
+    /// The longest wait for more bytes, and the longest time to follow the upload, before the ingest stops.
     let patience: Duration
+    let limit: Duration
 
     private let condition = NSCondition()
     private var written = 0
     private var stage = Stage.receiving
     private var handle: FileHandle?
 
-    init(file: FileRecord, temporaryPath: String, finalPath: String, owner: String, lease: Duration, patience: Duration) {
+    init(file: FileRecord, temporaryPath: String, finalPath: String, owner: String, lease: Duration, patience: Duration,
+         limit: Duration) {
         self.file = file
         self.temporaryPath = temporaryPath
         self.finalPath = finalPath
         self.owner = owner
         self.lease = lease
         self.patience = patience
+        self.limit = limit
     }
 
     deinit { try? handle?.close() }
@@ -126,21 +130,32 @@ final class ArrivingFile: @unchecked Sendable {
     func readable(from offset: Int) throws -> Int {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(Double(patience.components.seconds) + Double(patience.components.attoseconds) / 1e18)
+        let giveUp = startedAt.addingTimeInterval(Self.seconds(limit))
+        let deadline = min(Date().addingTimeInterval(Self.seconds(patience)), giveUp)
         while true {
             switch stage {
-            case .receiving, .publishing:
+            case .receiving:
+                let now = Date()
+                if now < giveUp, written > offset { return written - offset }
+                guard now < deadline else {
+                    stage = .detached
+                    throw Detached()
+                }
+                _ = condition.wait(until: deadline)
+            case .publishing:
+                // Everything is written; the ledger row is moments away.
                 if written > offset { return written - offset }
+                condition.wait()
             case .published:
                 return written - offset
             case .abandoned, .detached:
                 throw Detached()
             }
-            if !condition.wait(until: deadline), case .receiving = stage, written <= offset {
-                stage = .detached
-                throw Detached()
-            }
         }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Stops following the upload after the ingest ended without committing. Returns the lease if the file

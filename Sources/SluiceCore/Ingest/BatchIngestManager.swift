@@ -21,9 +21,11 @@ public final class BatchIngestManager: Sendable {
         /// (a tenant without a schedule, with the declarative app): its rows commit moments after the upload
         /// instead of a full ingest later.
         public var ingestDuringUpload = true
-        /// How long such an ingest waits for more bytes of a stalled upload before it leaves the file to the
-        /// queue (so a slow client does not hold a worker and an open transaction).
+        /// How long such an ingest waits for more bytes of a stalled upload, and how long it follows one upload
+        /// at most, before it leaves the file to the queue (so a slow client does not hold a worker, a store
+        /// connection and an open transaction).
         public var uploadPatience: Duration = .seconds(5)
+        public var uploadFollowLimit: Duration = .seconds(300)
         public init() {}
     }
 
@@ -47,6 +49,9 @@ public final class BatchIngestManager: Sendable {
     private let busy = Atomic<Int>(0)
     /// Tenants with an upload being ingested as it arrives (one at a time per tenant).
     private let followedTenants = Mutex<Set<String>>([])
+    /// The tasks of those ingests by number, awaited before ``run(components:)`` returns; `nil` after that.
+    private let follows = Mutex<[Int: Task<Void, Never>]?>([:])
+    private let followNumbers = Atomic<Int>(0)
 
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
                 metrics: IngestMetrics, logger: Logger, owner: String) {
@@ -74,6 +79,12 @@ public final class BatchIngestManager: Sendable {
         } onCancel: {
             stopping.store(true, ordering: .relaxed)
         }
+        // Ingests following uploads end promptly once stopping; they may still give their file back to the queue.
+        let following = follows.withLock { tasks in
+            defer { tasks = nil }
+            return tasks.map { Array($0.values) } ?? []
+        }
+        for task in following { await task.value }
     }
 
     /// Has the scheduler look for staged files now rather than at its next poll, so a file of a tenant
@@ -176,12 +187,25 @@ public final class BatchIngestManager: Sendable {
             return nil
         }
         let arriving = ArrivingFile(file: file, temporaryPath: temporaryPath, finalPath: finalPath, owner: "\(owner)/upload",
-                                    lease: configuration.lease, patience: configuration.uploadPatience)
-        Task {
-            let outcome = await follow(arriving, definition: definition)
+                                    lease: configuration.lease, patience: configuration.uploadPatience,
+                                    limit: configuration.uploadFollowLimit)
+        let number = followNumbers.add(1, ordering: .relaxed).newValue
+        let started = follows.withLock { tasks -> Bool in
+            guard tasks != nil else { return false }
+            // Its removal at the end waits for this lock, so it cannot come before the insertion.
+            tasks?[number] = Task {
+                let outcome = await follow(arriving, definition: definition)
+                followedTenants.withLock { _ = $0.remove(file.tenant) }
+                releaseWorker(signal: true)
+                metrics.ingestedDuringUpload(tenant: file.tenant, outcome: outcome)
+                follows.withLock { _ = $0?.removeValue(forKey: number) }
+            }
+            return true
+        }
+        guard started else {
             followedTenants.withLock { _ = $0.remove(file.tenant) }
-            releaseWorker(signal: true)
-            metrics.ingestedDuringUpload(tenant: file.tenant, outcome: outcome)
+            releaseWorker(signal: false)
+            return nil
         }
         return arriving
     }
@@ -189,7 +213,7 @@ public final class BatchIngestManager: Sendable {
     /// Ingests an arriving upload; commits once the upload published it under this ingest's lease. An error
     /// after that fails the file as a worker would; shutdown gives it back to the queue.
     /// Returns `finished` (the file is succeeded, partial or failed), `abandoned` (the upload did not publish
-    /// the file for this ingest) or `requeued` (shutdown, or the upload's file could not be read).
+    /// the file for this ingest, or the ingest stopped before it did) or `requeued` (see ``ended(_:worker:by:)``).
     private func follow(_ arriving: ArrivingFile, definition: TenantDefinition) async -> String {
         metrics.busyWorkers(+1)
         defer { metrics.busyWorkers(-1) }
@@ -201,7 +225,7 @@ public final class BatchIngestManager: Sendable {
             }
         }
         defer { renewal.cancel() }
-        let ingestor = makeIngestor(definition)
+        let ingestor = makeIngestor(definition, followsUpload: true)
         let reader = StagedFileReader(path: arriving.temporaryPath, gzip: arriving.file.compressed,
                                       limits: ingestor.limits, arriving: arriving)
         let pipeline = RecordPipeline(app: definition.ingestApp, schema: definition.schema)
@@ -221,12 +245,8 @@ public final class BatchIngestManager: Sendable {
                 return "abandoned"
             }
             // The file is in the ledger under this ingest's lease: failed like any other, or back in the queue.
-            await ended(claim, worker: worker, by: error is ArrivingFile.Detached ? CancellationError() : error)
-            if error is ArrivingFile.Detached || error is CancellationError {
-                queuedWork.signal()
-                return "requeued"
-            }
-            return "finished"
+            return await ended(claim, worker: worker, by: error is ArrivingFile.Detached ? CancellationError() : error)
+                ? "requeued" : "finished"
         }
     }
 
@@ -272,13 +292,16 @@ public final class BatchIngestManager: Sendable {
         }
     }
 
-    /// Ends a file whose ingestion threw: shutdown gives it back to the queue, any other error fails it
-    /// (with its report).
-    private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async {
+    /// Ends a file whose ingestion threw. Shutdown and errors worth retrying (a deadlock, a lost connection)
+    /// give it back to the queue (returns `true`); any other error fails it, with its report.
+    @discardableResult
+    private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async -> Bool {
         let file = claim.file
-        if error is CancellationError {
+        if error is CancellationError || (error as? PostgresError)?.isTransient == true {
             _ = try? await queue.release(fileID: file.id, owner: worker)
-            logger.info("file ingestion interrupted by shutdown; it is queued again", metadata: ["file": "\(file.id)"])
+            queuedWork.signal()
+            logger.info("file ingestion interrupted; it is queued again", metadata: ["file": "\(file.id)", "error": "\(error)"])
+            return true
         } else {
             var failed = FileIngestor.Outcome()
             failed.state = "failed"
@@ -301,14 +324,15 @@ public final class BatchIngestManager: Sendable {
             metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
                            seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
             logger.warning("file ingestion failed", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "error": "\(message)"])
+            return false
         }
     }
 
-    private func makeIngestor(_ definition: TenantDefinition) -> FileIngestor {
+    private func makeIngestor(_ definition: TenantDefinition, followsUpload: Bool = false) -> FileIngestor {
         FileIngestor(definition: definition, staging: staging,
                      limits: .init(maximumInflatedBytes: configuration.maximumInflatedBytes,
                                    maximumRatio: configuration.maximumInflationRatio),
-                     shouldStop: { [self] in stopping.load(ordering: .relaxed) })
+                     shouldStop: { [self] in stopping.load(ordering: .relaxed) }, followsUpload: followsUpload)
     }
 
     /// Accounts for a committed file.

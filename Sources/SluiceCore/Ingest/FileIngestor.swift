@@ -22,6 +22,9 @@ struct FileIngestor: Sendable {
     /// Polled while reading: `true` aborts the file (its transaction rolls back; the lease expires and
     /// another worker, or this one after a restart, takes it again).
     let shouldStop: @Sendable () -> Bool
+    /// Whether this ingest follows an upload (``ArrivingFile``): its rows are written before the file is in
+    /// the ledger, where claims cannot see them, so it runs only while no other ingest of the tenant does.
+    var followsUpload = false
 
     /// What one file produced.
     struct Outcome: Sendable {
@@ -69,6 +72,7 @@ struct FileIngestor: Sendable {
                 annotate: (inout Outcome) -> Void = { _ in },
                 on connection: PostgresConnection, finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
         try connection.withTransaction { connection in
+            try lockTenant(on: connection)
             var pass: Pass?
             if repeatable {
                 _ = try connection.execute("SAVEPOINT sluice_direct")
@@ -99,6 +103,20 @@ struct FileIngestor: Sendable {
             try finish(connection, outcome)
             return outcome
         }
+    }
+
+    /// Ingests of one tenant take its advisory lock until they commit: shared for claimed files (as many at
+    /// once as the tenant's concurrency allows), exclusive for one that follows an upload, which stops
+    /// (``ArrivingFile/Detached``) rather than wait. So claimed files never write keys beside a following
+    /// ingest (no deadlock between the two), and they wait for it to commit or roll back.
+    private func lockTenant(on connection: PostgresConnection) throws {
+        let key: PostgresValue = .init("sluice.ingest:" + definition.id)
+        guard followsUpload else {
+            _ = try connection.query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", [key])
+            return
+        }
+        let taken = try connection.query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS taken", [key])
+        guard try taken.first?.decode(Bool.self, "taken") == true else { throw ArrivingFile.Detached() }
     }
 
     /// The counts and the rejects (up to ``maximumStoredRejects``) of one pass over the records.

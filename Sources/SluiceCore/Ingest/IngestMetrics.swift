@@ -34,7 +34,8 @@ public struct IngestMetrics: Sendable {
         duringUpload = registry.counter(
             name: "sluice_ingest_during_upload_total",
             help: "Uploads ingested as they arrived, by outcome: finished (the file succeeded, was partial or failed); "
-                + "abandoned (the upload failed, stalled, was a duplicate or queued behind other files); requeued (shutdown).",
+                + "abandoned (the upload failed, stalled, took too long, was a duplicate or queued behind other files, or the "
+                + "ingest stopped before the upload ended); requeued (shutdown or a transient store error after it ended).",
             labelNames: ["tenant", "outcome"])
     }
 

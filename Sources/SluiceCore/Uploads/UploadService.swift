@@ -89,7 +89,9 @@ public struct UploadService: Sendable {
         let temporaryPath = try staging.temporaryPath(tenant: request.tenant, id: id)
         let receiver = try await FileReceiver(tenant: definition, id: id, temporaryPath: temporaryPath,
                                               quotaRemaining: quotaRemaining, rateLimiter: rateLimiter)
-        if let ingest, usage.stagedFiles == 0 {
+        // Only when the tenant has nothing else waiting (its files commit in arrival order) and no file
+        // waits in the queue (a free worker place is theirs first).
+        if let ingest, usage.stagedFiles == 0, !usage.queuedAnywhere {
             receiver.follow = { receiver in
                 ingest.followUpload(FileRecord(arriving: id, tenant: request.tenant, originalName: receiver.originalName,
                                                storedName: receiver.storedName, type: receiver.fileType),
@@ -255,6 +257,8 @@ public struct UploadService: Sendable {
     struct Usage {
         var stagedFiles: Int
         var storedBytes: Int64
+        /// Whether any tenant's file is queued for ingestion.
+        var queuedAnywhere: Bool
     }
 
     static func usage(tenant: String, pool: PostgresConnectionPool) async throws -> Usage {
@@ -264,10 +268,12 @@ public struct UploadService: Sendable {
     static func usage(tenant: String, on connection: PostgresConnection) throws -> Usage {
         let row = try connection.query("""
             SELECT count(*) FILTER (WHERE state IN ('received', 'queued', 'ingesting'))::int AS staged,
-                   coalesce(sum(size), 0)::bigint AS stored
+                   coalesce(sum(size), 0)::bigint AS stored,
+                   EXISTS (SELECT 1 FROM sluice.files WHERE state = 'queued') AS queued_anywhere
             FROM sluice.files WHERE tenant_id = $1 AND state <> 'deleted'
             """, [.init(tenant)]).first
-        return Usage(stagedFiles: try row?.decode(Int.self, "staged") ?? 0, storedBytes: try row?.decode(Int64.self, "stored") ?? 0)
+        return Usage(stagedFiles: try row?.decode(Int.self, "staged") ?? 0, storedBytes: try row?.decode(Int64.self, "stored") ?? 0,
+                     queuedAnywhere: try row?.decode(Bool.self, "queued_anywhere") ?? false)
     }
 }
 
