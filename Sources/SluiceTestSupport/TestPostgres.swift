@@ -29,9 +29,11 @@ public enum TestPostgres {
         running.withLock { $0 = cluster }
         atexit { TestPostgres.stopAtExit() }
         try await cluster.start()
+        // Every test creates its databases through this pool, nearly all at the start of a run: on a loaded
+        // 2-core machine the queue of CREATE DATABASE statements can take longer than the default 30 s.
         let admin = PostgresConnectionPool(
             connectionString: cluster.connectionString(database: "postgres"),
-            configuration: .init(maximumConnections: 2))
+            configuration: .init(maximumConnections: 3, acquireTimeout: .seconds(600)))
         return Shared(cluster: cluster, admin: admin)
     }
 
