@@ -53,6 +53,12 @@ private func run(_ runner: ExternalAppRunner, input: String = "/dev/null", fileI
 
 private func text(_ pieces: [[UInt8]]) -> String { String(decoding: pieces.joined(), as: UTF8.self) }
 
+/// The pid a test script wrote to `$SOURCE_PATH/child.pid` for the child it left running.
+private func childPID(_ sandbox: Sandbox) throws -> Int32 {
+    let child = try String(contentsOfFile: sandbox.source + "/child.pid", encoding: .utf8)
+    return try #require(Int32(child.trimmingCharacters(in: .whitespacesAndNewlines)))
+}
+
 /// Whether process `pid` has ended (gone, or a zombie not yet reaped by its new parent), waiting up to 5 s.
 private func hasEnded(_ pid: Int32) -> Bool {
     for _ in 0..<100 {
@@ -132,9 +138,7 @@ struct ExternalAppRunnerTests {
         #expect(result.error?.message == "the ingest app ran longer than 1 s and was killed")
         #expect(result.duration >= .seconds(1) && result.duration < .seconds(10))
         #expect(text(pieces) == "started\n")
-        let child = try String(contentsOfFile: sandbox.source + "/child.pid", encoding: .utf8)
-        let pid = try #require(Int32(child.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(hasEnded(pid))
+        #expect(hasEnded(try childPID(sandbox)))
     }
 
     @Test func exitKillsLeftoverChildrenHoldingThePipes() throws {
@@ -149,8 +153,7 @@ struct ExternalAppRunnerTests {
         #expect(result.outcome == .ok)
         #expect(result.duration < .seconds(10))
         #expect(text(pieces) == "done\n")
-        let child = try String(contentsOfFile: sandbox.source + "/child.pid", encoding: .utf8)
-        #expect(hasEnded(try #require(Int32(child.trimmingCharacters(in: .whitespacesAndNewlines)))))
+        #expect(hasEnded(try childPID(sandbox)))
     }
 
     @Test func cpuTimeLimitKillsWithSIGXCPU() throws {

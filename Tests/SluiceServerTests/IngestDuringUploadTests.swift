@@ -14,36 +14,7 @@ import Testing
         return Array(text.utf8)
     }
 
-    /// An upload whose body is sent piece by piece on its own connection.
-    final class PiecewiseUpload: Sendable {
-        private let connection: TestConnection
-
-        init(_ sluice: InProcessSluice, tenant: String, key: String, name: String, length: Int) async throws {
-            connection = try await sluice.client.connect()
-            let head = sluice.client.request("POST", "/api/v1/tenants/\(tenant)/files?name=\(name)",
-                                             headers: [("Authorization", "Bearer \(key)")],
-                                             body: .repeating(pattern: [], count: length))
-            try await send(head)
-        }
-
-        func send(_ bytes: [UInt8]) async throws {
-            let connection = connection
-            try await onThread { try connection.write(bytes) }
-        }
-
-        func response() async throws -> TestHTTPResponse {
-            let connection = connection
-            return try await onThread {
-                defer { connection.close() }
-                return try connection.readResponse(method: "POST")
-            }
-        }
-
-        func cutOff() { connection.close() }
-    }
-
     /// Waits until a COPY into `acme.readings` runs: the file is being ingested while its upload is open.
-    /// (Tests share one PostgreSQL cluster: only this test's database counts.)
     private func waitForCopy(_ sluice: InProcessSluice) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while try copies(sluice) == 0 {
@@ -57,10 +28,7 @@ import Testing
     }
 
     private func copies(_ sluice: InProcessSluice) throws -> Int {
-        try sluice.query("""
-            SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY "acme"."readings"%'
-            """).first?.decode(Int.self, "n") ?? 0
+        try count(sluice, PiecewiseUpload.activeCopies(into: #""acme"."readings""#))
     }
 
     private func count(_ sluice: InProcessSluice, _ sql: String) throws -> Int {
@@ -89,11 +57,9 @@ import Testing
         try await InProcessSluice.with(ingestWorkers: 1, configure: Self.patient) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000)
-            let upload = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "a.csv", length: body.count)
-            try await upload.send(Array(body.prefix(body.count / 2)))
+            let upload = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "a.csv", body: body)
             try await waitForCopy(sluice)
-            try await upload.send(Array(body.dropFirst(body.count / 2)))
-            let response = try await upload.response()
+            let response = try await upload.finish()
             #expect(response.status == 201, "\(response.text)")
             #expect(try response.json()["state"] as? String == "ingesting")
             let id = try #require(try response.json()["id"] as? String)
@@ -127,14 +93,12 @@ import Testing
         try await InProcessSluice.with(ingestWorkers: 1, configure: { $0.ingest.uploadPatience = .milliseconds(300) }) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000)
-            let upload = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "a.csv", length: body.count)
-            try await upload.send(Array(body.prefix(body.count / 2)))
+            let upload = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "a.csv", body: body)
             // Longer than the patience: the ingest that followed the upload rolls back and stops holding a
             // worker and a transaction.
             #expect(try await metric(sluice, outcome: "abandoned", reaches: 1) == 1)
             #expect(try copies(sluice) == 0)
-            try await upload.send(Array(body.dropFirst(body.count / 2)))
-            let response = try await upload.response()
+            let response = try await upload.finish()
             #expect(response.status == 201, "\(response.text)")
             #expect(try response.json()["state"] as? String == "received")
             let id = try #require(try response.json()["id"] as? String)
@@ -149,8 +113,7 @@ import Testing
         try await InProcessSluice.with(ingestWorkers: 1, configure: Self.patient) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000)
-            let upload = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "a.csv", length: body.count)
-            try await upload.send(Array(body.prefix(body.count / 2)))
+            let upload = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "a.csv", body: body)
             try await waitForCopy(sluice)
             upload.cutOff()
             let deadline = ContinuousClock.now + .seconds(30)
@@ -178,8 +141,7 @@ import Testing
         try await InProcessSluice.with(ingestWorkers: 1, configure: Self.patient) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000, value: 2.5)
-            let later = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "later.csv", length: body.count)
-            try await later.send(Array(body.prefix(body.count / 2)))
+            let later = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "later.csv", body: body)
             try await waitForCopy(sluice)
 
             let earlier = try await sluice.send("POST", "/api/v1/tenants/acme/files?name=earlier.csv", token: key,
@@ -187,8 +149,7 @@ import Testing
             #expect(try earlier.json()["state"] as? String == "received", "\(earlier.text)")
             let earlierID = try #require(try earlier.json()["id"] as? String)
 
-            try await later.send(Array(body.dropFirst(body.count / 2)))
-            let response = try await later.response()
+            let response = try await later.finish()
             #expect(try response.json()["state"] as? String == "received", "\(response.text)")
             let laterID = try #require(try response.json()["id"] as? String)
             for id in [earlierID, laterID] {
@@ -235,8 +196,7 @@ import Testing
         try await InProcessSluice.with(ingestWorkers: 2, configure: Self.patient) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000, value: 2.5)
-            let later = try await PiecewiseUpload(sluice, tenant: "acme", key: key, name: "later.csv", length: body.count)
-            try await later.send(Array(body.prefix(body.count / 2)))
+            let later = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "later.csv", body: body)
             try await waitForCopy(sluice)
 
             // Keys the followed ingest has yet to write, then keys it already wrote.
@@ -255,8 +215,7 @@ import Testing
             }
             #expect(try copies(sluice) == 1)
 
-            try await later.send(Array(body.dropFirst(body.count / 2)))
-            let response = try await later.response()
+            let response = try await later.finish()
             #expect(try response.json()["state"] as? String == "received", "\(response.text)")
             let laterID = try #require(try response.json()["id"] as? String)
             for id in [earlierID, laterID] {

@@ -65,7 +65,8 @@ import Glibc
         }
         try await Task.sleep(for: .milliseconds(700))
         kill(first.process.processIdentifier, SIGKILL)
-        first.process.waitUntilExit()
+        let killed = first.process
+        try await onThread { killed.waitUntilExit() }
         #expect(try count(database, "SELECT count(*)::int AS n FROM sluice.files WHERE state = 'ingesting'") == 1,
                 "the kill must land while the file is being ingested")
         // By the ingest that followed its upload: published under its lease, not yet committed.
@@ -97,25 +98,20 @@ import Glibc
         try await first.waitUntilReady()
         let key = try await createTenant(first, "cut")
         let body = csv(rows: 200_000)
-        let connection = try await first.client.connect()
-        defer { connection.close() }
-        let head = first.client.request("POST", "/api/v1/tenants/cut/files?name=big.csv", headers: [("Authorization", "Bearer \(key)")],
-                                        body: .repeating(pattern: [], count: body.count))
-        try await onThread { try connection.write(head + body.prefix(body.count / 2)) }
+        let interrupted = try await PiecewiseUpload(first.client, tenant: "cut", key: key, name: "big.csv", body: body)
+        defer { interrupted.cutOff() }
 
         let database = try PostgresConnection(connectionString: databaseURL)
         defer { database.close() }
-        let copying = """
-            SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY "cut"."readings"%'
-            """
+        let copying = PiecewiseUpload.activeCopies(into: #""cut"."readings""#)
         let deadline = ContinuousClock.now + .seconds(60)
         while try count(database, copying) == 0 {
             guard ContinuousClock.now < deadline else { throw TestClientError("no ingest followed the upload:\n\(first.log)") }
             try await Task.sleep(for: .milliseconds(20))
         }
         kill(first.process.processIdentifier, SIGKILL)
-        first.process.waitUntilExit()
+        let killed = first.process
+        try await onThread { killed.waitUntilExit() }
 
         let second = try SluiceProcess(serve: arguments, environment: ["SLUICE_ADMIN_TOKEN": admin])
         try await second.waitUntilReady()

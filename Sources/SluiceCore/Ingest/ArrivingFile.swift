@@ -130,8 +130,8 @@ final class ArrivingFile: @unchecked Sendable {
     func readable(from offset: Int) throws -> Int {
         condition.lock()
         defer { condition.unlock() }
-        let giveUp = startedAt.addingTimeInterval(Self.seconds(limit))
-        let deadline = min(Date().addingTimeInterval(Self.seconds(patience)), giveUp)
+        let giveUp = startedAt.addingTimeInterval(limit.secondsValue)
+        let deadline = min(Date().addingTimeInterval(patience.secondsValue), giveUp)
         while true {
             switch stage {
             case .receiving:
@@ -152,10 +152,6 @@ final class ArrivingFile: @unchecked Sendable {
                 throw Detached()
             }
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Stops following the upload after the ingest ended without committing. Returns the lease if the file

@@ -217,13 +217,9 @@ public final class BatchIngestManager: Sendable {
     private func follow(_ arriving: ArrivingFile, definition: TenantDefinition) async -> String {
         metrics.busyWorkers(+1)
         defer { metrics.busyWorkers(-1) }
-        let lease = configuration.lease, worker = arriving.owner
-        let renewal = Task { [queue] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: lease / 3)
-                if let claim = arriving.claim { try? await queue.renew(fileID: claim.file.id, owner: worker, lease: lease) }
-            }
-        }
+        let worker = arriving.owner
+        // The lease exists once the upload has published the file.
+        let renewal = renewLease(of: { arriving.claim?.file.id }, owner: worker)
         defer { renewal.cancel() }
         let ingestor = makeIngestor(definition, followsUpload: true)
         let reader = StagedFileReader(path: arriving.temporaryPath, gzip: arriving.file.compressed,
@@ -268,13 +264,7 @@ public final class BatchIngestManager: Sendable {
 
     private func ingest(_ claim: FileQueue.Claim, worker: String) async {
         let file = claim.file
-        let lease = configuration.lease
-        let renewal = Task { [queue] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: lease / 3)
-                try? await queue.renew(fileID: file.id, owner: worker, lease: lease)
-            }
-        }
+        let renewal = renewLease(of: { file.id }, owner: worker)
         defer { renewal.cancel() }
         let report = IngestReportBuilder(claim: claim)
         do {
@@ -292,6 +282,17 @@ public final class BatchIngestManager: Sendable {
         }
     }
 
+    /// Renews `owner`'s lease on the file `fileID` names (if any yet) every third of the lease, until cancelled.
+    private func renewLease(of fileID: @escaping @Sendable () -> String?, owner: String) -> Task<Void, Never> {
+        let lease = configuration.lease
+        return Task { [queue] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: lease / 3)
+                if let id = fileID() { try? await queue.renew(fileID: id, owner: owner, lease: lease) }
+            }
+        }
+    }
+
     /// Ends a file whose ingestion threw. Shutdown and errors worth retrying (a deadlock, a lost connection)
     /// give it back to the queue (returns `true`); any other error fails it, with its report.
     @discardableResult
@@ -302,30 +303,29 @@ public final class BatchIngestManager: Sendable {
             queuedWork.signal()
             logger.info("file ingestion interrupted; it is queued again", metadata: ["file": "\(file.id)", "error": "\(error)"])
             return true
-        } else {
-            var failed = FileIngestor.Outcome()
-            failed.state = "failed"
-            failed.error = (error as? ServiceError)?.message ?? "\(error)"
-            if let app = error as? FileIngestor.AppFailure {
-                failed.error = app.error.message
-                failed.diagnostics = app.diagnostics
-                failed.appRun = app.run
-            }
-            let outcome = failed
-            let message = failed.error ?? ""
-            do {
-                try await pool.withTransaction { connection in
-                    try Self.record(outcome, of: file, worker: worker, report: IngestReportBuilder(claim: claim),
-                                    appKind: outcome.appRun == nil ? nil : IngestApp.Kind.external.rawValue, on: connection)
-                }
-            } catch {
-                logger.error("recording a failed ingestion failed", metadata: ["file": "\(file.id)", "error": "\(error)"])
-            }
-            metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
-                           seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
-            logger.warning("file ingestion failed", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "error": "\(message)"])
-            return false
         }
+        var failed = FileIngestor.Outcome()
+        failed.state = "failed"
+        failed.error = (error as? ServiceError)?.message ?? "\(error)"
+        if let app = error as? FileIngestor.AppFailure {
+            failed.error = app.error.message
+            failed.diagnostics = app.diagnostics
+            failed.appRun = app.run
+        }
+        let outcome = failed
+        let message = failed.error ?? ""
+        do {
+            try await pool.withTransaction { connection in
+                try Self.record(outcome, of: file, worker: worker, report: IngestReportBuilder(claim: claim),
+                                appKind: outcome.appRun == nil ? nil : IngestApp.Kind.external.rawValue, on: connection)
+            }
+        } catch {
+            logger.error("recording a failed ingestion failed", metadata: ["file": "\(file.id)", "error": "\(error)"])
+        }
+        metrics.record(tenant: file.tenant, outcome: outcome, bytes: file.size,
+                       seconds: claim.startedAt.distance(to: Date()), latency: claim.receivedAt.distance(to: Date()))
+        logger.warning("file ingestion failed", metadata: ["tenant": "\(file.tenant)", "file": "\(file.id)", "error": "\(message)"])
+        return false
     }
 
     private func makeIngestor(_ definition: TenantDefinition, followsUpload: Bool = false) -> FileIngestor {

@@ -276,10 +276,3 @@ public struct UploadService: Sendable {
                      queuedAnywhere: try row?.decode(Bool.self, "queued_anywhere") ?? false)
     }
 }
-
-extension Duration {
-    var secondsValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}
