@@ -8,6 +8,8 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <microhttpd.h>
 
 /// Options for `CMicroHTTPD_start_daemon`, so Swift passes one struct instead of a variadic list.
@@ -66,6 +68,31 @@ static inline int CMicroHTTPD_connection_fd(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info == NULL ? -1 : info->connect_fd;
+}
+
+/// `MHD_get_connection_info` is variadic: whether libmicrohttpd still holds the connection suspended
+/// (a resume takes effect on the worker thread's next turn, after `MHD_resume_connection` returned).
+static inline int CMicroHTTPD_connection_suspended(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+    return info != NULL && info->suspended == MHD_YES;
+}
+
+/// Probes a socket libmicrohttpd is not watching (its connection is suspended) without blocking or
+/// consuming anything: returns 1 when the connection failed or the peer shut down its sending side,
+/// with the bytes still waiting to be read in `*waiting`; 0 while the peer can still send.
+/// (`ioctl` is variadic, and `POLLRDHUP` needs `_GNU_SOURCE`: neither is usable from Swift.)
+static inline int CMicroHTTPD_peer_hung_up(int fd, long long *waiting)
+{
+    struct pollfd descriptor = { .fd = fd, .events = POLLIN | 0x2000 /* POLLRDHUP */, .revents = 0 };
+    *waiting = 0;
+    if (poll(&descriptor, 1, 0) != 1) return 0;
+    if (descriptor.revents & (POLLERR | POLLHUP | POLLNVAL)) return 1;
+    if (!(descriptor.revents & 0x2000)) return 0;
+    int pending = 0;
+    if (ioctl(fd, FIONREAD, &pending) == 0) *waiting = pending;
+    return 1;
 }
 
 #endif

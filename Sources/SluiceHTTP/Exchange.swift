@@ -33,6 +33,10 @@ final class Exchange: Sendable {
     let remoteAddress: String?
     let started = ContinuousClock.now
     private let hasBody: Bool
+    /// The announced body size, when the request has a `Content-Length`.
+    private let contentLength: Int?
+    /// The connection's socket, probed only while libmicrohttpd holds the connection suspended.
+    private let socket: Int32
     private let state = Mutex(State())
     /// The handler's body stream, when the route streams.
     private let body: HTTPRequestBody?
@@ -44,7 +48,9 @@ final class Exchange: Sendable {
         self.routeTemplate = routeTemplate
         self.acceptEncoding = headers["Accept-Encoding"]
         self.remoteAddress = remoteAddress
-        self.hasBody = (headers["Content-Length"].flatMap { Int($0) } ?? 0) > 0 || headers.contains("Transfer-Encoding")
+        self.contentLength = headers["Content-Length"].flatMap { Int($0) }
+        self.hasBody = (contentLength ?? 0) > 0 || headers.contains("Transfer-Encoding")
+        self.socket = CMicroHTTPD_connection_fd(connection.pointer)
         let waker = ExchangeWaker()
         body = streamsBody ? HTTPRequestBody(highWaterMark: bodyBufferBytes) { waker.exchange?.wake() } : nil
         waker.exchange = self
@@ -137,6 +143,41 @@ final class Exchange: Sendable {
             return takeSuspension(&state)
         }
         if resume { MHD_resume_connection(connection.pointer) }
+    }
+
+    /// While a connection is suspended libmicrohttpd does not watch its socket, so a client that leaves
+    /// mid-body would be noticed only once the handler drained the buffer and the connection resumed —
+    /// never, while the handler waits for something else. Probed by the server's watchdog: when the
+    /// body can no longer arrive (the peer reset the connection, or shut it down with fewer bytes
+    /// waiting than the body still lacks), the body fails with `client_disconnected`, the handler is
+    /// cancelled and the connection resumed, so libmicrohttpd closes it and completes the request.
+    /// Returns whether it gave up on the request.
+    @discardableResult
+    func abandonIfClientLeft() -> Bool {
+        let left = state.withLock { state -> Bool in
+            // While suspended and not completed, the socket is still this connection's.
+            guard state.suspended, !state.completed, !state.bodyFinished, !state.abortRequested,
+                  socket >= 0 else { return false }
+            var waiting: Int64 = 0
+            guard CMicroHTTPD_peer_hung_up(socket, &waiting) == 1 else { return false }
+            if let contentLength, Int(waiting) >= contentLength - state.bytesReceived { return false }
+            if contentLength == nil && waiting > 0 { return false }
+            state.abortRequested = true
+            state.suspended = false
+            return true
+        }
+        guard left else { return false }
+        body?.fail(HTTPBodyError(code: "client_disconnected"))
+        state.withLock { $0.task }?.cancel()
+        MHD_resume_connection(connection.pointer)
+        return true
+    }
+
+    /// Whether libmicrohttpd still holds the connection suspended (`MHD_stop_daemon` must not find one).
+    var isSuspendedInTransport: Bool {
+        state.withLock { state in
+            !state.completed && CMicroHTTPD_connection_suspended(connection.pointer) == 1
+        }
     }
 
     /// The body consumer drained the buffer: read from the socket again.

@@ -48,6 +48,7 @@ public final class HTTPServer: Sendable {
                                   message: "cannot listen on \(configuration.address): \(String(cString: strerror(errno)))")
         }
         daemon.withLock { $0 = DaemonHandle(pointer: started, context: context) }
+        core.startWatchdog()
         core.logger.info("HTTP server listening", metadata: ["address": "\(configuration.address.host):\(port)"])
     }
 
@@ -60,6 +61,8 @@ public final class HTTPServer: Sendable {
     public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
     /// Open client connections.
     public var openConnections: Int { core.connections.load(ordering: .relaxed) }
+    /// Connections libmicrohttpd holds suspended: a handler is behind on the body or still working on its answer.
+    public var suspendedConnections: Int { core.suspendedCount }
     /// Connections refused because the connection limit was reached.
     public var refusedConnections: Int { core.refused.load(ordering: .relaxed) }
 
@@ -78,6 +81,13 @@ public final class HTTPServer: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         core.abortInFlight()
+        // A resume takes effect on the worker thread's next turn, and MHD_stop_daemon aborts the process
+        // if it finds a connection still suspended: wait for every aborted connection to leave that state.
+        let resumeDeadline = ContinuousClock.now + .seconds(5)
+        while core.suspendedCount > 0 && ContinuousClock.now < resumeDeadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        core.stopWatchdog()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             // MHD_stop_daemon joins the worker threads: keep that off the cooperative pool.
             DispatchQueue.global().async {
@@ -96,6 +106,11 @@ private struct DaemonHandle: @unchecked Sendable {
     let context: UnsafeMutableRawPointer
 }
 
+/// The watchdog's timer source (dispatch sources are thread-safe; the protocol is not marked `Sendable`).
+private struct WatchdogTimer: @unchecked Sendable {
+    let source: any DispatchSourceTimer
+}
+
 /// State shared by the libmicrohttpd callbacks of one server.
 final class ServerCore: Sendable {
     let configuration: HTTPServerConfiguration
@@ -107,6 +122,7 @@ final class ServerCore: Sendable {
     let refused = Atomic<Int>(0)
     let shuttingDown = Atomic<Bool>(false)
     private let exchanges = Mutex<[ObjectIdentifier: Exchange]>([:])
+    private let watchdog = Mutex<WatchdogTimer?>(nil)
 
     init(configuration: HTTPServerConfiguration, router: Router, logger: Logger,
          onRequestCompleted: @escaping @Sendable (HTTPRequestLog) -> Void) {
@@ -128,6 +144,34 @@ final class ServerCore: Sendable {
 
     func abortInFlight() {
         for exchange in exchanges.withLock({ Array($0.values) }) { exchange.abortForShutdown() }
+    }
+
+    /// Connections libmicrohttpd holds suspended.
+    var suspendedCount: Int {
+        exchanges.withLock { Array($0.values) }.count { $0.isSuspendedInTransport }
+    }
+
+    /// Probes suspended connections for clients that left mid-body (see ``Exchange/abandonIfClientLeft()``).
+    func startWatchdog() {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "sluice.http.watchdog"))
+        let interval = DispatchTimeInterval.milliseconds(max(10, Int(configuration.disconnectCheckSeconds * 1000)))
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            for exchange in self.exchanges.withLock({ Array($0.values) }) where exchange.abandonIfClientLeft() {
+                self.logger.debug("client left mid-body while its connection was suspended",
+                                  metadata: ["route": "\(exchange.routeTemplate)"])
+            }
+        }
+        timer.resume()
+        watchdog.withLock { $0 = WatchdogTimer(source: timer) }
+    }
+
+    func stopWatchdog() {
+        watchdog.withLock { timer in
+            timer?.source.cancel()
+            timer = nil
+        }
     }
 
     /// Builds the exchange for a new request and decides how it will be answered: with an immediate

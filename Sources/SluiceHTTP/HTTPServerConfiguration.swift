@@ -15,6 +15,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maximumHeaderBytes: Int
     /// Bytes of request body buffered for a slow handler before the transport stops reading the socket.
     public var bodyBufferBytes: Int
+    /// Seconds between probes of suspended connections for clients that left mid-body (libmicrohttpd
+    /// does not watch a suspended connection's socket).
+    public var disconnectCheckSeconds: Double
     /// Seconds `shutdown()` waits for in-flight requests before closing them.
     public var shutdownGraceSeconds: Double
 
@@ -25,6 +28,7 @@ public struct HTTPServerConfiguration: Sendable {
                 idleTimeoutSeconds: Int = 60,
                 maximumHeaderBytes: Int = 32 * 1024,
                 bodyBufferBytes: Int = 256 * 1024,
+                disconnectCheckSeconds: Double = 0.25,
                 shutdownGraceSeconds: Double = 30) {
         self.address = address
         self.threadCount = threadCount
@@ -33,6 +37,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.maximumHeaderBytes = maximumHeaderBytes
         self.bodyBufferBytes = bodyBufferBytes
+        self.disconnectCheckSeconds = disconnectCheckSeconds
         self.shutdownGraceSeconds = shutdownGraceSeconds
     }
 }

@@ -112,6 +112,7 @@ public struct EmbeddedPostgres: Sendable {
         try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: clusterDirectory)
         if let runAsUser {
             // The server user must be able to traverse the data directory and own what it writes.
+            try grantTraversal(to: runAsUser)
             let mode = (try fileManager.attributesOfItem(atPath: dataDirectory)[.posixPermissions] as? Int) ?? 0o700
             try fileManager.setAttributes([.posixPermissions: mode | 0o011], ofItemAtPath: dataDirectory)
             try Subprocess.check(
@@ -219,6 +220,38 @@ public struct EmbeddedPostgres: Sendable {
                 + " install them with: apt-get install postgresql-15 (Debian)")
     }
 
+    /// Lets `user` traverse every directory above the data directory that it cannot (a checkout in root's
+    /// `0700` home, say): with an ACL entry granting that one user search permission and nothing else, so
+    /// the directory stays closed to everyone else. Fails with the directory and the fix when it cannot.
+    private func grantTraversal(to user: String) throws {
+        var ancestors: [String] = []
+        var path = (URL(fileURLWithPath: dataDirectory).standardizedFileURL.path as NSString).deletingLastPathComponent
+        while path != "/" && !path.isEmpty {
+            ancestors.append(path)
+            path = (path as NSString).deletingLastPathComponent
+        }
+        for directory in ancestors.reversed() {
+            var info = stat()
+            guard stat(directory, &info) == 0, info.st_mode & S_IXOTH == 0 else { continue }
+            if try Subprocess.run(runuser, ["-u", user, "--", "/usr/bin/test", "-x", directory]).succeeded { continue }
+            let fix = "the PostgreSQL server runs as the system user \(user), which cannot enter \(directory)"
+                + " (mode \(String(info.st_mode & 0o777, radix: 8))) on the way to the data directory \(dataDirectory)."
+                + " Install the acl package (setfacl) so Sluice can grant \(user) just that,"
+                + " or run `setfacl -m u:\(user):x \(directory)` (or `chmod o+x \(directory)`),"
+                + " or choose a data directory it can reach (e.g. --data-dir /var/lib/sluice)"
+            guard let setfacl = Subprocess.which("setfacl") else {
+                throw PostgresError(code: .clusterFailed, message: fix)
+            }
+            let outcome = try Subprocess.run(setfacl, ["-m", "u:\(user):x", directory])
+            guard outcome.succeeded else {
+                throw PostgresError(code: .clusterFailed, message: fix, context: outcome.output)
+            }
+            configuration.logger.info("granted \(user) search permission (only) on \(directory) with an ACL entry")
+        }
+    }
+
+    private var runuser: String { Subprocess.which("runuser") ?? "/usr/sbin/runuser" }
+
     /// Creates the unprivileged system user the server runs as, if missing.
     private func ensureSystemUser(_ user: String) throws {
         if try Subprocess.run("/usr/bin/id", ["-u", user]).succeeded { return }
@@ -246,7 +279,6 @@ public struct EmbeddedPostgres: Sendable {
 
     private func command(_ executable: String, _ arguments: [String]) -> (String, [String]) {
         guard geteuid() == 0 else { return (executable, arguments) }
-        let runuser = Subprocess.which("runuser") ?? "/usr/sbin/runuser"
         return (runuser, ["-u", Self.systemUser, "--", executable] + arguments)
     }
 

@@ -120,6 +120,16 @@ public final class TestConnection: @unchecked Sendable {
 
     public func close() { Glibc.close(socket) }
 
+    /// Closes with a reset (`SO_LINGER` 0), as a client that was killed or gave up.
+    public func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        Glibc.close(socket)
+    }
+
+    /// Shuts down the sending side only, as a client that has sent everything and waits for the answer.
+    public func shutdownWriting() { Glibc.shutdown(socket, Int32(SHUT_WR)) }
+
     public func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

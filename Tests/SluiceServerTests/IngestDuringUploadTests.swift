@@ -109,13 +109,13 @@ import Testing
         }
     }
 
-    @Test func anUploadCutOffMidwayLeavesNothingBehind() async throws {
+    @Test(arguments: [false, true]) func anUploadCutOffMidwayLeavesNothingBehind(reset: Bool) async throws {
         try await InProcessSluice.with(ingestWorkers: 1, configure: Self.patient) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")
             let body = Self.csv(0..<40_000)
             let upload = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "a.csv", body: body)
             try await waitForCopy(sluice)
-            upload.cutOff()
+            upload.cutOff(reset: reset)
             let deadline = ContinuousClock.now + .seconds(30)
             while try copies(sluice) > 0 || sluice.stagedFiles("acme").count > 0 {
                 guard ContinuousClock.now < deadline else {

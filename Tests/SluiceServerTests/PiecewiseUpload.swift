@@ -25,8 +25,11 @@ final class PiecewiseUpload: Sendable {
         }
     }
 
-    /// Breaks the upload off, as a client that goes away.
-    func cutOff() { connection.close() }
+    /// Breaks the upload off, as a client that goes away: closing its socket, or resetting the connection
+    /// (a killed client, or one that gave up).
+    func cutOff(reset: Bool = false) {
+        if reset { connection.reset() } else { connection.close() }
+    }
 
     /// Counts the COPY statements into `table` (quoted, e.g. `"acme"."readings"`) running in the database of
     /// the connection that runs it: the ingest following an upload. Tests share one cluster, hence the filter.

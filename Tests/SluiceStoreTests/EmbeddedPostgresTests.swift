@@ -38,6 +38,26 @@ import Testing
         }
     }
 
+    /// A checkout in root's home (`/root` is `0700`): the server's unprivileged user must still reach its files.
+    @Test func aDataDirectoryUnderAPrivateParentWorks() async throws {
+        let parent = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-private")
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        #expect(chmod(parent, 0o700) == 0)
+        let cluster = EmbeddedPostgres(configuration: .init(dataDirectory: parent + "/checkout/.sluice", sharedBuffers: "32MB"))
+        do {
+            let pool = PostgresConnectionPool(connectionString: try await cluster.start())
+            #expect(try await pool.query("SELECT 1 AS one").first?["one", as: Int.self] == 1)
+            await pool.close()
+            try await cluster.stop()
+        } catch {
+            try? await cluster.stop()
+            throw error
+        }
+        // Nobody else was let in (the group bits now show the ACL's mask).
+        var info = stat()
+        #expect(stat(parent, &info) == 0 && info.st_mode & 0o007 == 0)
+    }
+
     @Test func longDataDirectoryUsesShortSocketDirectory() {
         let long = "/tmp/" + String(repeating: "d", count: 120)
         let cluster = EmbeddedPostgres(configuration: .init(dataDirectory: long))
