@@ -22,11 +22,14 @@ extension ServiceError {
     }
 }
 
-/// Runs a handler, turning domain errors into their HTTP answers.
+/// Runs a handler, turning domain errors and store outages into their HTTP answers.
 func answering(_ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
     do {
         return try await body()
     } catch let error as ServiceError {
         return error.httpError.response
+    } catch {
+        guard let unavailable = ServiceError.storeUnavailable(error) else { throw error }
+        return unavailable.httpError.response
     }
 }

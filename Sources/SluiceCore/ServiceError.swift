@@ -1,3 +1,5 @@
+import SluiceStore
+
 /// A failure of a domain operation, with a stable machine-readable code; the API layer maps its
 /// `kind` onto an HTTP status.
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
@@ -24,6 +26,14 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// The answer for a store outage (see `PostgresError.isStoreUnavailable`): `503 store_unavailable` with a
+    /// `Retry-After`, never a `500`; `nil` for any other error.
+    public static func storeUnavailable(_ error: any Error) -> ServiceError? {
+        guard let error = error as? PostgresError, error.isStoreUnavailable else { return nil }
+        return ServiceError(.unavailable, "store_unavailable", "the data store is unavailable; retry later",
+                            retryAfterSeconds: 5)
+    }
 
     /// The answer for a tenant that does not exist or that the caller may not see: both look the same.
     public static func tenantNotFound(_ id: String) -> ServiceError {

@@ -169,7 +169,10 @@ public final class PostgresConnection: @unchecked Sendable {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return Self.rows(of: result)
         default:
-            throw failure(Self.makeError(result: result, code: code, sql: sql), report: reportErrors)
+            var error = Self.makeError(result: result, code: code, sql: sql)
+            // A connection lost mid-statement fails without a SQLSTATE: say so, so callers can tell an outage.
+            if error.sqlState == nil, let handle, PQstatus(handle) == CONNECTION_BAD { error.code = .connectionFailed }
+            throw failure(error, report: reportErrors)
         }
     }
 

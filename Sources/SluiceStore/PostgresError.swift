@@ -79,6 +79,14 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         sqlStateClass == "40" || sqlStateClass == "08" || code == .connectionFailed || code == .poolTimeout || code == .poolClosed
     }
 
+    /// Whether the store cannot serve now but may soon: no connection (refused, lost, none free in time, pool
+    /// closed), the server shutting down or starting (`57P01`–`57P03`), too many connections (`53300`), or a
+    /// lock or statement timeout (`55P03`, `57014`).
+    public var isStoreUnavailable: Bool {
+        code == .connectionFailed || code == .poolTimeout || code == .poolClosed || sqlStateClass == "08"
+            || ["57P01", "57P02", "57P03", "53300", "55P03", "57014"].contains(sqlState ?? "")
+    }
+
     /// Whether the server reported a foreign key violation (`23503`).
     public var isForeignKeyViolation: Bool { sqlState == "23503" }
 

@@ -18,8 +18,16 @@ import Testing
     @Test func healthAndReadinessFollowTheEmbeddedStore() async throws {
         let dataDirectory = try TestPostgres.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let sluice = try SluiceProcess(serve: ["--data-dir", dataDirectory])
+        let admin = "store-outage-admin"
+        let sluice = try SluiceProcess(serve: ["--data-dir", dataDirectory], environment: ["SLUICE_ADMIN_TOKEN": admin])
         try await sluice.waitUntilReady()
+        let created = try await sluice.client.send("POST", "/api/v1/tenants", headers: [
+            ("Authorization", "Bearer \(admin)"), ("Content-Type", "application/yaml")], body: .bytes(Array(tenantYAML("acme").utf8)))
+        let key = try #require(try created.json()["api_key"] as? String, "\(created.text)")
+        func upload() async throws -> TestHTTPResponse {
+            try await sluice.client.send("POST", "/api/v1/tenants/acme/files?name=a.csv", headers: [("Authorization", "Bearer \(key)")],
+                                         body: .bytes(Array("sensor,at,value,note\ns1,1700000000000,1.5,n\n".utf8)))
+        }
 
         let health = try await sluice.client.get("/healthz")
         #expect(health.status == 200)
@@ -35,6 +43,15 @@ import Testing
         #expect(down.errorCode == "not_ready")
         #expect((try down.json()["failing"] as? [String])?.contains("store") == true)
         #expect(try await sluice.client.get("/healthz").status == 200)
+        // Every request that needs the store is told to come back, never answered 500, and nothing is accepted.
+        for response in [try await upload(),
+                         try await sluice.client.get("/api/v1/tenants", headers: [("Authorization", "Bearer \(admin)")]),
+                         try await sluice.client.get("/api/v1/tenants/acme/files", headers: [("Authorization", "Bearer \(key)")])] {
+            #expect(response.status == 503, "\(response.text)")
+            #expect(response.errorCode == "store_unavailable")
+            #expect(response.header("Retry-After") == "5")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/staging/acme/in")) ?? []).isEmpty)
 
         _ = try await cluster.start()
         let deadline = ContinuousClock.now + .seconds(30)
@@ -44,6 +61,8 @@ import Testing
             recovered = try await sluice.client.get("/readyz")
         }
         #expect(recovered.status == 200)
+        let accepted = try await upload()
+        #expect(accepted.status == 201, "\(accepted.text)")
 
         #expect(try await sluice.terminate() == 0)
         #expect(!cluster.isRunning, "sluice serve stops its embedded cluster on exit")
