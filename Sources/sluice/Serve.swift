@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a claimed file stays leased without renewal; after a crash, another process takes it then.")
     var ingestLease: Int = 60
 
+    @Option(help: "Times a file is taken for ingestion at most; then it fails with too_many_attempts (replay retries it).")
+    var ingestMaxAttempts: Int = 5
+
     @Flag(inversion: .prefixedNo,
           help: "Ingest an upload while it arrives when its tenant has no other files waiting and a worker is free.")
     var ingestDuringUpload = true
@@ -50,8 +53,8 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try parsedAddress()
         guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
-              ingestLease >= 3 else {
-            throw ValidationError("--threads, --max-connections, --store-connections and --idle-timeout must be positive, --ingest-lease at least 3")
+              ingestLease >= 3, ingestMaxAttempts > 0 else {
+            throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3")
         }
         // Each file being ingested holds a store connection; uploads, the API and the queue need others.
         guard storeConnections >= ingestWorkers + 2 else {
@@ -74,6 +77,7 @@ struct Serve: AsyncParsableCommand {
         configuration.ingest.workers = ingestWorkers
         configuration.ingest.lease = .seconds(ingestLease)
         configuration.ingest.ingestDuringUpload = ingestDuringUpload
+        configuration.ingest.maxAttempts = ingestMaxAttempts
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {

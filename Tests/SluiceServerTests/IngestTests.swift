@@ -6,6 +6,34 @@ import Testing
 
 /// Uploaded files flowing through the batch ingest engine into tenant tables.
 @Suite struct IngestTests {
+    /// A file whose ingests keep dying (here: five expired leases, as if the process crashed each time) is not
+    /// leased forever: the next claim fails it with `too_many_attempts` and its last error, and a replay retries it.
+    @Test func aFileTakenTooOftenFailsAndCanBeReplayed() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1, configure: { $0.ingest.maxAttempts = 5 }) { sluice in
+            // A schedule that never fires in the test: the file waits as `received` until the test hands it over.
+            let key = try await sluice.createTenant(tenantYAML("crashy") + "\nservice_agreement: {schedule: \"0 0 1 1 *\"}",
+                                                    contentType: "application/yaml")
+            let id = try await sluice.upload("crashy", key: key, name: "a.csv", "sensor,at,value,note\ns1,1700000000000,1.5,n\n")
+            _ = try sluice.query("""
+                UPDATE sluice.files SET state = 'ingesting', lease_owner = 'gone/0', lease_expires_at = now() - interval '1 second',
+                    attempts = 5, error = 'connection to the store was lost' WHERE id = '\(id)'
+                """)
+            let failed = try await sluice.finished("crashy", id, key: key)
+            #expect(failed["state"] as? String == "failed")
+            let error = try #require(failed["error"] as? String)
+            #expect(error.hasPrefix("too_many_attempts: "), "\(error)")
+            #expect(error.contains("last error: connection to the store was lost"), "\(error)")
+            #expect(try sluice.query("SELECT count(*)::int AS n FROM sluice.ingestion_reports WHERE source_id = '\(id)'")
+                .first?.decode(Int.self, "n") == 1)
+
+            let replay = try await sluice.send("POST", "/api/v1/tenants/crashy/files/\(id)/replay", token: key)
+            #expect(replay.status == 202, "\(replay.text)")
+            let file = try await sluice.finished("crashy", id, key: key)
+            #expect(file["state"] as? String == "succeeded", "\(file)")
+            #expect(file["attempts"] as? Int == 1)
+        }
+    }
+
     @Test func csvRowsLandOnceWithLineageAndRejectsAreAccounted() async throws {
         try await InProcessSluice.with(ingestWorkers: 2) { sluice in
             let key = try await sluice.createTenant(tenantYAML("acme"), contentType: "application/yaml")

@@ -26,6 +26,9 @@ public final class BatchIngestManager: Sendable {
         /// connection and an open transaction).
         public var uploadPatience: Duration = .seconds(5)
         public var uploadFollowLimit: Duration = .seconds(300)
+        /// Times a file is taken for ingestion at most: a file that keeps crashing, hanging or interrupting
+        /// its ingest is then failed with `too_many_attempts` and its last error (and can still be replayed).
+        public var maxAttempts = 5
         public init() {}
     }
 
@@ -264,6 +267,14 @@ public final class BatchIngestManager: Sendable {
 
     private func ingest(_ claim: FileQueue.Claim, worker: String) async {
         let file = claim.file
+        guard file.attempts <= configuration.maxAttempts else {
+            let last = file.error.map { "last error: \($0)" }
+                ?? "no error was recorded (the process ingesting it stopped, or its lease ran out)"
+            await ended(claim, worker: worker, by: ServiceError(
+                .conflict, "too_many_attempts",
+                "too_many_attempts: ingestion was started \(file.attempts - 1) times without finishing (limit \(configuration.maxAttempts)); \(last)"))
+            return
+        }
         let renewal = renewLease(of: { file.id }, owner: worker)
         defer { renewal.cancel() }
         let report = IngestReportBuilder(claim: claim)
@@ -299,7 +310,7 @@ public final class BatchIngestManager: Sendable {
     private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async -> Bool {
         let file = claim.file
         if error is CancellationError || (error as? PostgresError)?.isTransient == true {
-            _ = try? await queue.release(fileID: file.id, owner: worker)
+            _ = try? await queue.release(fileID: file.id, owner: worker, error: error is CancellationError ? nil : "\(error)")
             queuedWork.signal()
             logger.info("file ingestion interrupted; it is queued again", metadata: ["file": "\(file.id)", "error": "\(error)"])
             return true

@@ -70,8 +70,10 @@ public struct FileQueue: Sendable {
 
     /// Leases the next file: the oldest queued file (or one whose lease expired) of the tenant with the
     /// fewest files in progress, skipping tenants at their concurrency limit and rows other workers hold.
+    /// Claims of all processes take turns (a transaction-level advisory lock, then a fresh snapshot), so
+    /// two claimers never both see a tenant below its limit and each take one of its files.
     public func claim(owner: String, lease: Duration) async throws -> Claim? {
-        try await self.lease(owner: owner, lease: lease, candidate: """
+        try await self.lease(owner: owner, lease: lease, exclusive: true, candidate: """
             WITH busy AS (
                 SELECT tenant_id, count(*) AS n FROM sluice.files
                 WHERE state = 'ingesting' AND lease_expires_at > now() GROUP BY tenant_id
@@ -91,7 +93,7 @@ public struct FileQueue: Sendable {
     /// Leases one particular file now, whatever its tenant's schedule: `nil` if it is finished or another
     /// worker holds it.
     public func claim(fileID: String, owner: String, lease: Duration) async throws -> Claim? {
-        try await self.lease(owner: owner, lease: lease, candidate: """
+        try await self.lease(owner: owner, lease: lease, exclusive: false, candidate: """
             WITH candidate AS (
                 SELECT f.id FROM sluice.files f
                 WHERE f.id = $3 AND (f.state IN ('received', 'queued') OR (f.state = 'ingesting' AND f.lease_expires_at <= now()))
@@ -100,18 +102,33 @@ public struct FileQueue: Sendable {
             """, parameters: [.init(fileID)])
     }
 
-    /// Leases the file `candidate` (a `WITH` clause defining `candidate(id)`; `$1` and `$2` are taken) selects.
-    private func lease(owner: String, lease: Duration, candidate: String, parameters: [PostgresValue]) async throws -> Claim? {
-        let rows = try await pool.query("""
+    /// Key of the advisory lock claims take turns with.
+    static let claimLock = "sluice.claim"
+
+    /// Leases the file `candidate` (a `WITH` clause defining `candidate(id)`; `$1` and `$2` are taken) selects;
+    /// `exclusive` takes the claim lock first. The file's `error` is kept: it is the last attempt's until the
+    /// file finishes.
+    private func lease(owner: String, lease: Duration, exclusive: Bool, candidate: String,
+                       parameters: [PostgresValue]) async throws -> Claim? {
+        let sql = """
             \(candidate)
             UPDATE sluice.files f
             SET state = 'ingesting', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
                 attempts = f.attempts + 1, queued_at = coalesce(f.queued_at, now()), ingest_started_at = now(),
-                state_changed_at = now(), error = NULL
+                state_changed_at = now()
             FROM candidate WHERE f.id = candidate.id
             RETURNING \(FileRecord.columns.split(separator: ",").map { "f." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")),
                       f.queued_at, f.ingest_started_at
-            """, [.init(owner), .init(Double(lease.components.seconds))] + parameters)
+            """
+        let values: [PostgresValue] = [.init(owner), .init(Double(lease.components.seconds))] + parameters
+        let rows = try await pool.withConnection { connection in
+            guard exclusive else { return try connection.query(sql, values) }
+            return try connection.withTransaction { connection in
+                _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.claimLock)])
+                // Read committed: this statement's snapshot is taken after the lock, so it sees every earlier claim.
+                return try connection.query(sql, values)
+            }
+        }
         guard let row = rows.first else { return nil }
         let file = try FileRecord(row: row)
         return Claim(file: file, receivedAt: file.receivedAt, queuedAt: try row.decode(Date.self, "queued_at"),
@@ -126,22 +143,23 @@ public struct FileQueue: Sendable {
             """, [.init(fileID), .init(owner), .init(Double(lease.components.seconds))])
     }
 
-    /// Gives a file back to the queue (a worker stopping before it finished); `undoingTheClaim` also takes
-    /// back the attempt the claim counted (a worker that claimed a file it then had no place for).
+    /// Gives a file back to the queue (a worker stopping before it finished, or an error worth retrying, kept
+    /// as the file's last `error`); `undoingTheClaim` also takes back the attempt the claim counted (a worker
+    /// that claimed a file it then had no place for).
     @discardableResult
-    public func release(fileID: String, owner: String, undoingTheClaim: Bool = false) async throws -> Int {
+    public func release(fileID: String, owner: String, error: String? = nil, undoingTheClaim: Bool = false) async throws -> Int {
         try await pool.execute("""
             UPDATE sluice.files SET state = 'queued', state_changed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-                attempts = attempts - CASE WHEN $3 THEN 1 ELSE 0 END
+                attempts = attempts - CASE WHEN $3 THEN 1 ELSE 0 END, error = coalesce($4, error)
             WHERE id = $1 AND lease_owner = $2 AND state = 'ingesting'
-            """, [.init(fileID), .init(owner), .init(undoingTheClaim)])
+            """, [.init(fileID), .init(owner), .init(undoingTheClaim), .init(error)])
     }
 
     /// Puts a failed or finished file back in the queue (`POST …/files/{id}/replay`).
     public func replay(tenant: String, fileID: String) async throws -> FileRecord {
         let rows = try await pool.query("""
             UPDATE sluice.files SET state = 'queued', queued_at = now(), state_changed_at = now(), error = NULL,
-                lease_owner = NULL, lease_expires_at = NULL
+                lease_owner = NULL, lease_expires_at = NULL, attempts = 0
             WHERE tenant_id = $1 AND id = $2 AND state IN ('failed', 'partial', 'succeeded')
             RETURNING \(FileRecord.columns)
             """, [.init(tenant), .init(fileID)])
