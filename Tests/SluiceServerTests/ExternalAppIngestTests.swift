@@ -93,4 +93,36 @@ import Testing
             #expect(metrics.contains(#"sluice_ingest_app_runs_total{tenant="garbage",outcome="ok"} 1"#))
         }
     }
+
+    /// An app may run up to its timeout: meanwhile it holds no store connection, no open transaction and not
+    /// the tenant's lock (other work of the tenant and the pool are not held up by it).
+    @Test func theAppRunsBeforeTheLoadTransactionOpens() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let marker = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-app-marker") + "/running"
+            let release = marker + ".release"
+            let example = Self.repository.appendingPathComponent("examples/apps/normalize-speeds.sh").path
+            let app = try script("touch \(marker); while [ ! -e \(release) ]; do sleep 0.05; done; exec \(example)")
+            let key = try await sluice.createTenant(try tenantA("patient", app: "ingest_app: {kind: external, command: [\(app)]}\n"),
+                                                    contentType: "application/yaml")
+            let id = try await sluice.upload("patient", key: key, name: "s.csv", csv)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !FileManager.default.fileExists(atPath: marker) {
+                guard ContinuousClock.now < deadline else { throw TestClientError("the app did not start") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // Before, the ingest's transaction sat idle, holding the tenant's lock, for as long as the app ran.
+            let idle = try sluice.query("""
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+                """).first?.decode(Int.self, "n")
+            let lockFree = try sluice.query("SELECT pg_try_advisory_xact_lock(hashtextextended('sluice.ingest:patient', 0)) AS free")
+                .first?.decode(Bool.self, "free")
+            _ = FileManager.default.createFile(atPath: release, contents: nil)
+            #expect(idle == 0, "a transaction is open while the app runs")
+            #expect(lockFree == true, "the tenant's lock is held while the app runs")
+            let file = try await sluice.finished("patient", id, key: key)
+            #expect(file["state"] as? String == "partial", "\(file)")
+            #expect(file["rows_ingested"] as? Int == 1)
+        }
+    }
 }

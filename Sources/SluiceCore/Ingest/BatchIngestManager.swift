@@ -281,11 +281,20 @@ public final class BatchIngestManager: Sendable {
         do {
             let definition = try await tenants.get(file.tenant).definition
             let ingestor = makeIngestor(definition)
-            let outcome = try await pool.withConnection { connection in
-                try ingestor.ingest(claim, on: connection) { connection, outcome in
-                    try Self.record(outcome, of: file, worker: worker, report: report, appKind: definition.ingestApp.kind.rawValue,
-                                    on: connection)
+            let finish = { @Sendable (connection: PostgresConnection, outcome: FileIngestor.Outcome) throws in
+                try Self.record(outcome, of: file, worker: worker, report: report, appKind: definition.ingestApp.kind.rawValue,
+                                on: connection)
+            }
+            let outcome: FileIngestor.Outcome
+            if definition.ingestApp.kind == .external {
+                // The app runs first, holding no store connection; its output is loaded in the transaction after.
+                let output = try await runOnDedicatedThread(name: "sluice-ingest-app") { try ingestor.runExternalApp(claim) }
+                defer { try? ingestor.removeExternalAppOutput(of: file) }
+                outcome = try await pool.withConnection { connection in
+                    try ingestor.ingest(claim, appOutput: output, on: connection, finish: finish)
                 }
+            } else {
+                outcome = try await pool.withConnection { connection in try ingestor.ingest(claim, on: connection, finish: finish) }
             }
             ingested(outcome, claim: claim)
         } catch {

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceStore
 
 extension FileIngestor {
@@ -9,32 +10,92 @@ extension FileIngestor {
         let run: String
     }
 
-    /// Runs the tenant's external app on the staged file and loads the NDJSON records it writes (on
-    /// stdout, streamed, or in its output directory) exactly like the declarative app's records.
-    func ingestWithExternalApp(_ claim: FileQueue.Claim, inputPath: String, on connection: PostgresConnection,
-                               finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
+    /// What a successful external app run left to load: the files holding its NDJSON records (its spooled
+    /// standard output, or the files in its output directory).
+    struct AppOutput: Sendable {
+        let result: ExternalAppResult
+        let files: [String]
+    }
+
+    /// Runs the tenant's external app on the claimed file, before any store connection is taken: an app may
+    /// run up to its timeout, and must not hold a pooled connection or an open transaction (and with it the
+    /// tenant's lock) meanwhile. Standard output is spooled to `out/<file id>.stdout` beside the output
+    /// directories. Throws ``AppFailure`` when the app fails. Blocking: call it from a dedicated thread.
+    func runExternalApp(_ claim: FileQueue.Claim) throws -> AppOutput {
         let file = claim.file
-        let runner = ExternalAppRunner(tenant: file.tenant, sourcePath: try staging.tenantDirectory(file.tenant),
-                                       app: definition.ingestApp, resources: definition.serviceAgreement.resources)
-        defer { try? runner.removeOutputDirectory(fileID: file.id) }
-        var run: ExternalAppResult?
-        let source: Source = { consume in
-            let result = try runner.run(inputPath: inputPath, fileID: file.id, onOutput: consume)
-            run = result
+        let runner = try self.runner(for: file)
+        let inputPath = try staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName)
+        let spoolPath = runner.outputDirectory(fileID: file.id) + ".stdout"
+        try FileManager.default.createDirectory(atPath: (spoolPath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let spool = try SpoolFile(path: spoolPath, limit: Int64(limits.maximumInflatedBytes))
+        do {
+            let result = try runner.run(inputPath: inputPath, fileID: file.id, onOutput: spool.write)
+            try spool.close()
             if let error = result.error {
                 throw AppFailure(error: error, diagnostics: Self.diagnostics(result), run: result.outcome.rawValue)
             }
-            for output in result.outputFiles {
+            return AppOutput(result: result, files: runner.output == .stdout ? [spoolPath] : result.outputFiles)
+        } catch {
+            try? removeExternalAppOutput(of: file)
+            throw error
+        }
+    }
+
+    /// Loads the NDJSON records of an external app's run exactly like the declarative app's records.
+    func ingest(_ claim: FileQueue.Claim, appOutput: AppOutput, on connection: PostgresConnection,
+                finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
+        let source: Source = { consume in
+            for output in appOutput.files {
                 try StagedFileReader(path: output, gzip: false, limits: limits).read(consume)
             }
         }
-        return try ingest(file, format: "ndjson", pipeline: .empty, source: source, repeatable: false, annotate: { outcome in
-            outcome.appRun = run?.outcome.rawValue
-            outcome.diagnostics = run.map(Self.diagnostics)
+        return try ingest(claim.file, format: "ndjson", pipeline: .empty, source: source, repeatable: false, annotate: { outcome in
+            outcome.appRun = appOutput.result.outcome.rawValue
+            outcome.diagnostics = Self.diagnostics(appOutput.result)
         }, on: connection, finish: finish)
+    }
+
+    /// Removes what an external app's run for `file` wrote (its output directory and spooled standard output).
+    func removeExternalAppOutput(of file: FileRecord) throws {
+        let runner = try self.runner(for: file)
+        try runner.removeOutputDirectory(fileID: file.id)
+        unlink(runner.outputDirectory(fileID: file.id) + ".stdout")
+    }
+
+    private func runner(for file: FileRecord) throws -> ExternalAppRunner {
+        ExternalAppRunner(tenant: file.tenant, sourcePath: try staging.tenantDirectory(file.tenant),
+                          app: definition.ingestApp, resources: definition.serviceAgreement.resources)
     }
 
     private static func diagnostics(_ result: ExternalAppResult) -> String {
         result.stderrTruncated ? result.stderr + "\n[stderr truncated]" : result.stderr
     }
+}
+
+/// An app's standard output on its way to disk, refusing more than `limit` bytes.
+private final class SpoolFile {
+    private let handle: FileHandle
+    private let limit: Int64
+    private var written: Int64 = 0
+
+    init(path: String, limit: Int64) throws {
+        unlink(path)
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot create \(path)")
+        }
+        self.handle = handle
+        self.limit = limit
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        written += Int64(bytes.count)
+        guard written <= limit else {
+            throw ServiceError(.tooLarge, "app_output_too_large", "the ingest app wrote more than \(limit) bytes")
+        }
+        try handle.write(contentsOf: bytes)
+    }
+
+    func close() throws { try handle.close() }
 }

@@ -52,14 +52,11 @@ struct FileIngestor: Sendable {
     /// Feeds a file's records, as bytes in the file's format, to the closure it is given.
     typealias Source = (_ consume: ([UInt8]) throws -> Void) throws -> Void
 
-    /// Runs on the store connection's dedicated thread.
+    /// Loads a claimed file through the declarative app. Runs on the store connection's dedicated thread.
     func ingest(_ claim: FileQueue.Claim, on connection: PostgresConnection,
                 finish: (PostgresConnection, Outcome) throws -> Void) throws -> Outcome {
         let file = claim.file
         let path = try staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName)
-        if definition.ingestApp.kind == .external {
-            return try ingestWithExternalApp(claim, inputPath: path, on: connection, finish: finish)
-        }
         let reader = StagedFileReader(path: path, gzip: file.compressed, limits: limits)
         return try ingest(file, format: file.format, pipeline: RecordPipeline(app: definition.ingestApp, schema: definition.schema),
                           source: reader.read, repeatable: true, on: connection, finish: finish)
