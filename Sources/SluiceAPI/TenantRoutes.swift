@@ -8,10 +8,12 @@ public struct TenantRoutes: Sendable {
     static let maximumDefinitionBytes = 1 << 20
 
     private let tenants: TenantService
+    private let ingest: BatchIngestManager
     private let auth: Authenticator
 
-    public init(tenants: TenantService, auth: Authenticator) {
+    public init(tenants: TenantService, ingest: BatchIngestManager, auth: Authenticator) {
         self.tenants = tenants
+        self.ingest = ingest
         self.auth = auth
     }
 
@@ -58,7 +60,7 @@ public struct TenantRoutes: Sendable {
                         throw HTTPError.badRequest("confirmation_required",
                                                    "deleting a tenant removes its table, files and reports: repeat its id as ?confirm=\(id)")
                     }
-                    try await tenants.delete(id)
+                    try await tenants.delete(id, stopLocalWork: { ingest.stopFollowingUploads(of: $0) })
                     return .json(["deleted": id])
                 }
             }),

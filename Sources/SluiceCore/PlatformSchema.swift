@@ -62,6 +62,10 @@ public enum PlatformSchema {
             """),
         IngestionReports.migration,
         FileQueue.migration,
+        PostgresMigration(version: 5, name: "tenants being deleted", sql: """
+            ALTER TABLE sluice.tenants ADD COLUMN deleting_since timestamptz;
+            COMMENT ON COLUMN sluice.tenants.deleting_since IS 'Set while the tenant is being deleted: gone for uploads, claims and the API';
+            """),
     ]
 
     /// A migrator for the platform schema.

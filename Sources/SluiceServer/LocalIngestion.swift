@@ -28,7 +28,8 @@ public struct LocalIngestion: Sendable {
             if !(try await runOnDedicatedThread(name: "sluice.store.embedded") { embedded.isRunning }) { cluster = embedded }
             connectionString = try await embedded.start()
         }
-        let pool = PostgresConnectionPool(connectionString: connectionString, configuration: .init(logger: logger))
+        let pool = PostgresConnectionPool(connectionString: connectionString,
+                                          configuration: .init(logger: logger, lockTimeout: configuration.store.lockTimeout))
         do {
             let files = try await ingest(tenant: tenant, paths: paths, force: force, pool: pool)
             await pool.close()

@@ -23,6 +23,9 @@ public struct SluiceConfiguration: Sendable {
         /// A PostgreSQL URL or conninfo; `nil` starts an embedded cluster under the data directory.
         public var databaseURL: String?
         public var maximumConnections = 10
+        /// No statement waits longer than this for a lock (it then fails, and its request answers 503 or its
+        /// file is queued again): a wait on another request or ingest can never be unbounded.
+        public var lockTimeout: Duration = .seconds(30)
         public init() {}
     }
 

@@ -63,7 +63,7 @@ public final class SluiceService: Sendable {
         let storeMetrics = StoreMetrics(registry: registry)
         let pool = PostgresConnectionPool(connectionString: connectionString, configuration: .init(
             maximumConnections: configuration.store.maximumConnections,
-            logger: logger, onQueryError: { storeMetrics.record($0) }))
+            logger: logger, onQueryError: { storeMetrics.record($0) }, lockTimeout: configuration.store.lockTimeout))
         storeMetrics.observe(pool, in: registry)
 
         let applied = try await PlatformSchema.migrator.migrate(using: pool)
@@ -101,7 +101,7 @@ public final class SluiceService: Sendable {
         let httpMetrics = HTTPMetrics(registry: registry) { [weak self] in self?.http.withLock { $0 } }
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
-                            + TenantRoutes(tenants: tenants, auth: auth).routes
+                            + TenantRoutes(tenants: tenants, ingest: ingest, auth: auth).routes
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,

@@ -17,13 +17,18 @@ public final class PostgresConnection: @unchecked Sendable {
         public var logger: Logger
         /// Called for every failed query, command or COPY (e.g. to count errors by SQLSTATE class).
         public var onQueryError: (@Sendable (PostgresError) -> Void)?
+        /// The session's `lock_timeout`: no statement waits longer than this for a lock (`55P03` then);
+        /// `nil` keeps the server's setting.
+        public var lockTimeout: Duration?
 
         public init(
             logger: Logger = Logger(label: "sluice.store"),
-            onQueryError: (@Sendable (PostgresError) -> Void)? = nil
+            onQueryError: (@Sendable (PostgresError) -> Void)? = nil,
+            lockTimeout: Duration? = nil
         ) {
             self.logger = logger
             self.onQueryError = onQueryError
+            self.lockTimeout = lockTimeout
         }
     }
 
@@ -45,6 +50,14 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         self.handle = handle
         PQsetNoticeProcessor(handle, postgresNoticeProcessor, Unmanaged.passUnretained(noticeSink).toOpaque())
+        try applySessionSettings()
+    }
+
+    /// Settings every session of this connection runs with (again after a reset).
+    private func applySessionSettings() throws {
+        guard let lockTimeout = configuration.lockTimeout else { return }
+        let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        try execute("SET lock_timeout = \(milliseconds)")
     }
 
     deinit {
@@ -76,6 +89,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard PQstatus(handle) == CONNECTION_OK else {
             throw PostgresError(code: .connectionFailed, message: Self.trimmed(PQerrorMessage(handle)))
         }
+        try applySessionSettings()
         configuration.logger.info("postgres connection re-established")
     }
 

@@ -23,14 +23,18 @@ public final class PostgresConnectionPool: Sendable {
         public var logger: Logger
         /// Called for every failed query, command or COPY on any pooled connection.
         public var onQueryError: (@Sendable (PostgresError) -> Void)?
+        /// Every connection's `lock_timeout` (see ``PostgresConnection/Configuration/lockTimeout``).
+        public var lockTimeout: Duration?
 
         public init(
             maximumConnections: Int = 10,
             acquireTimeout: Duration = .seconds(30),
             healthCheckInterval: Duration = .seconds(30),
             logger: Logger = Logger(label: "sluice.store"),
-            onQueryError: (@Sendable (PostgresError) -> Void)? = nil
+            onQueryError: (@Sendable (PostgresError) -> Void)? = nil,
+            lockTimeout: Duration? = nil
         ) {
+            self.lockTimeout = lockTimeout
             self.maximumConnections = max(1, maximumConnections)
             self.acquireTimeout = acquireTimeout
             self.healthCheckInterval = healthCheckInterval
@@ -215,7 +219,8 @@ public final class PostgresConnectionPool: Sendable {
         guard let connection = slot.connection else {
             let connection = try PostgresConnection(
                 connectionString: connectionString,
-                configuration: .init(logger: configuration.logger, onQueryError: configuration.onQueryError))
+                configuration: .init(logger: configuration.logger, onQueryError: configuration.onQueryError,
+                                     lockTimeout: configuration.lockTimeout))
             slot.connection = connection
             return connection
         }

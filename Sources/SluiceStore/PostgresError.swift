@@ -74,9 +74,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isCardinalityViolation: Bool { sqlState == "21000" }
 
     /// Whether retrying the same work later may well succeed: a deadlock or serialization failure
-    /// (class `40`), a lost or refused connection, or no pooled connection in time.
+    /// (class `40`), a lock timeout (`55P03`), a lost or refused connection, or no pooled connection in time.
     public var isTransient: Bool {
-        sqlStateClass == "40" || sqlStateClass == "08" || code == .connectionFailed || code == .poolTimeout || code == .poolClosed
+        sqlStateClass == "40" || sqlStateClass == "08" || sqlState == "55P03"
+            || code == .connectionFailed || code == .poolTimeout || code == .poolClosed
     }
 
     /// Whether the store cannot serve now but may soon: no connection (refused, lost, none free in time, pool

@@ -42,6 +42,10 @@ final class ArrivingFile: @unchecked Sendable {
     let patience: Duration
     let limit: Duration
 
+    /// The longest wait for a publication in progress: it is one short transaction, but one that waits on
+    /// locks, and an ingest must never wait on it without bound.
+    static let publicationPatience: TimeInterval = 60
+
     private let condition = NSCondition()
     private var written = 0
     private var stage = Stage.receiving
@@ -113,7 +117,7 @@ final class ArrivingFile: @unchecked Sendable {
                 return handle
             }
             // Only an upload that ended removes or renames its file: read it where it was published.
-            while case .publishing = file.stage { condition.wait() }
+            file.waitWhilePublishing()
             guard case .published = file.stage, let handle = FileHandle(forReadingAtPath: finalPath) else {
                 file.stop()
                 throw Detached()
@@ -145,7 +149,11 @@ final class ArrivingFile: @unchecked Sendable {
             case .publishing:
                 // Everything is written; the ledger row is moments away.
                 if written > offset { return written - offset }
-                condition.wait()
+                waitWhilePublishing()
+                if case .publishing = stage {
+                    stage = .detached
+                    throw Detached()
+                }
             case .published:
                 return written - offset
             case .abandoned, .detached:
@@ -159,10 +167,17 @@ final class ArrivingFile: @unchecked Sendable {
     func detach() -> FileQueue.Claim? {
         condition.lock()
         defer { condition.unlock() }
-        while case .publishing = stage { condition.wait() }
+        waitWhilePublishing()
         if case .published(let claim) = stage { return claim }
         stop()
         return nil
+    }
+
+    /// Waits (the lock is held) while the upload records the file, at most ``publicationPatience``; a
+    /// publication that took longer is left to the queue: the file's lease expires and it is taken again.
+    private func waitWhilePublishing() {
+        let deadline = Date().addingTimeInterval(Self.publicationPatience)
+        while case .publishing = stage, condition.wait(until: deadline) {}
     }
 
     /// Marks a following ingest as gone (the lock is held).

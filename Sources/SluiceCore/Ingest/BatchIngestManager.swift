@@ -52,6 +52,8 @@ public final class BatchIngestManager: Sendable {
     private let busy = Atomic<Int>(0)
     /// Tenants with an upload being ingested as it arrives (one at a time per tenant).
     private let followedTenants = Mutex<Set<String>>([])
+    /// Those uploads by tenant, so a tenant's deletion can stop their ingests.
+    private let arrivingFiles = Mutex<[String: ArrivingFile]>([:])
     /// The tasks of those ingests by number, awaited before ``run(components:)`` returns; `nil` after that.
     private let follows = Mutex<[Int: Task<Void, Never>]?>([:])
     private let followNumbers = Atomic<Int>(0)
@@ -196,8 +198,10 @@ public final class BatchIngestManager: Sendable {
         let started = follows.withLock { tasks -> Bool in
             guard tasks != nil else { return false }
             // Its removal at the end waits for this lock, so it cannot come before the insertion.
+            arrivingFiles.withLock { $0[file.tenant] = arriving }
             tasks?[number] = Task {
                 let outcome = await follow(arriving, definition: definition)
+                arrivingFiles.withLock { _ = $0.removeValue(forKey: file.tenant) }
                 followedTenants.withLock { _ = $0.remove(file.tenant) }
                 releaseWorker(signal: true)
                 metrics.ingestedDuringUpload(tenant: file.tenant, outcome: outcome)
@@ -206,11 +210,17 @@ public final class BatchIngestManager: Sendable {
             return true
         }
         guard started else {
+            arrivingFiles.withLock { _ = $0.removeValue(forKey: file.tenant) }
             followedTenants.withLock { _ = $0.remove(file.tenant) }
             releaseWorker(signal: false)
             return nil
         }
         return arriving
+    }
+
+    /// Stops the ingest following an upload of `tenant`, if any (the tenant is being deleted): it rolls back.
+    public func stopFollowingUploads(of tenant: String) {
+        arrivingFiles.withLock { $0[tenant] }?.abandon()
     }
 
     /// Ingests an arriving upload; commits once the upload published it under this ingest's lease. An error
@@ -319,7 +329,9 @@ public final class BatchIngestManager: Sendable {
     private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async -> Bool {
         let file = claim.file
         if error is CancellationError || (error as? PostgresError)?.isTransient == true {
-            _ = try? await queue.release(fileID: file.id, owner: worker, error: error is CancellationError ? nil : "\(error)")
+            // A lock wait that timed out is no fault of the file's: it does not count as an attempt.
+            _ = try? await queue.release(fileID: file.id, owner: worker, error: error is CancellationError ? nil : "\(error)",
+                                         undoingTheClaim: (error as? PostgresError)?.sqlState == "55P03")
             queuedWork.signal()
             logger.info("file ingestion interrupted; it is queued again", metadata: ["file": "\(file.id)", "error": "\(error)"])
             return true

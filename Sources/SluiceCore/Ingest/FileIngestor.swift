@@ -107,7 +107,7 @@ struct FileIngestor: Sendable {
     /// (``ArrivingFile/Detached``) rather than wait. So claimed files never write keys beside a following
     /// ingest (no deadlock between the two), and they wait for it to commit or roll back.
     private func lockTenant(on connection: PostgresConnection) throws {
-        let key: PostgresValue = .init("sluice.ingest:" + definition.id)
+        let key: PostgresValue = .init(TenantService.ingestLock(definition.id))
         guard followsUpload else {
             _ = try connection.query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", [key])
             return

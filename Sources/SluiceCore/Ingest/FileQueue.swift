@@ -82,6 +82,7 @@ public struct FileQueue: Sendable {
                 JOIN sluice.tenants t ON t.id = f.tenant_id
                 LEFT JOIN busy b ON b.tenant_id = f.tenant_id
                 WHERE (f.state = 'queued' OR (f.state = 'ingesting' AND f.lease_expires_at <= now()))
+                  AND t.deleting_since IS NULL
                   AND coalesce(b.n, 0) < greatest(1, coalesce((t.definition #>> '{service_agreement,resources,concurrency}')::int, 1))
                 ORDER BY coalesce(b.n, 0), f.received_at, f.id
                 FOR UPDATE OF f SKIP LOCKED

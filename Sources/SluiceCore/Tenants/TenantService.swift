@@ -72,10 +72,10 @@ public struct TenantService: Sendable {
         }
     }
 
-    /// The tenant, or `tenant_not_found`.
+    /// The tenant, or `tenant_not_found` (also while it is being deleted).
     public func get(_ id: String) async throws -> TenantRecord {
         let rows = try await pool.query(
-            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants WHERE id = $1",
+            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants WHERE id = $1 AND deleting_since IS NULL",
             [.init(id)])
         guard let row = rows.first else { throw ServiceError.tenantNotFound(id) }
         return try Self.record(row)
@@ -84,21 +84,49 @@ public struct TenantService: Sendable {
     /// Every tenant, ordered by id.
     public func list() async throws -> [TenantRecord] {
         try await pool.query(
-            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants ORDER BY id"
+            "SELECT definition::text AS definition, source, created_at, updated_at FROM sluice.tenants WHERE deleting_since IS NULL ORDER BY id"
         ).map(Self.record)
     }
 
-    /// Removes the tenant with its table, ledger, keys and staged files.
-    public func delete(_ id: String) async throws {
+    /// Removes the tenant with its table, ledger, keys and staged files, stopping its work first, so no wait
+    /// can close a cycle (an upload publishing, an ingest holding the table, the drop waiting on both):
+    /// 1. marks it as being deleted, after publications in progress (from then on it is gone for uploads,
+    ///    claims and the API, and no new file or ingest of it starts);
+    /// 2. `stopLocalWork` ends what this process does for it without a statement to cancel (ingests
+    ///    following its uploads), and the store sessions holding its ingest lock, in any process, are ended;
+    /// 3. drops it in one transaction, under its exclusive ingest lock.
+    /// Every wait is bounded by the store's lock timeout; after a timeout (`503`) the tenant stays marked
+    /// and a repeated delete carries on.
+    public func delete(_ id: String, stopLocalWork: @Sendable (String) -> Void = { _ in }) async throws {
         try await pool.withTransaction { connection in
-            let deleted = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
-            guard deleted == 1 else { throw ServiceError.tenantNotFound(id) }
+            _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.uploadLock(id))])
+            let marked = try connection.execute(
+                "UPDATE sluice.tenants SET deleting_since = coalesce(deleting_since, now()) WHERE id = $1", [.init(id)])
+            guard marked == 1 else { throw ServiceError.tenantNotFound(id) }
+        }
+        stopLocalWork(id)
+        try await pool.withTransaction { connection in
+            let ended = try connection.query("""
+                SELECT count(pg_terminate_backend(l.pid))::int AS n
+                FROM pg_locks l, (SELECT hashtextextended($1, 0) AS k) lock
+                WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid::bigint = (lock.k >> 32) & 4294967295 AND l.objid::bigint = lock.k & 4294967295
+                """, [.init(Self.ingestLock(id))]).first?.decode(Int.self, "n") ?? 0
+            if ended > 0 { logger.info("ended the store sessions ingesting a deleted tenant", metadata: ["tenant": "\(id)", "sessions": "\(ended)"]) }
+            _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.ingestLock(id))])
+            _ = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
             _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
             _ = try connection.execute("DELETE FROM sluice.ingestion_reports WHERE tenant_id = $1", [.init(id)])
         }
         try await staging.removeTenant(id)
         logger.info("tenant deleted", metadata: ["tenant": "\(id)"])
     }
+
+    /// The advisory lock a tenant's file publications take, exclusively, one at a time.
+    static func uploadLock(_ tenant: String) -> String { "sluice.upload:" + tenant }
+    /// The advisory lock a tenant's ingests hold until they commit (see `FileIngestor`).
+    static func ingestLock(_ tenant: String) -> String { "sluice.ingest:" + tenant }
 
     /// Replaces every key of the tenant with a new one; old keys stop working at once.
     public func rotateKey(_ id: String) async throws -> String {

@@ -197,8 +197,11 @@ public struct UploadService: Sendable {
         let lease = arriving.map { (owner: $0.owner, seconds: Double($0.lease.components.seconds), startedAt: $0.startedAt) }
         return try await pool.withConnection { connection -> (FileRecord, Bool) in
             try connection.withTransaction { connection in
-                // Serialise publications per tenant so the limits hold under concurrent uploads.
-                _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init("sluice.upload:" + tenant)])
+                // Serialise publications per tenant so the limits hold under concurrent uploads; a tenant marked for
+                // deletion (under the same lock) takes no more files.
+                _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(TenantService.uploadLock(tenant))])
+                guard try !connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1 AND deleting_since IS NULL",
+                                            [.init(tenant)]).isEmpty else { throw ServiceError.tenantNotFound(tenant) }
                 if !force, let existing = try connection.query(
                     "SELECT \(FileRecord.columns) FROM sluice.files WHERE tenant_id = $1 AND sha256 = $2 AND state <> 'deleted' ORDER BY received_at LIMIT 1",
                     [.init(tenant), .init(staged.sha256)]).first {
