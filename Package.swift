@@ -7,9 +7,11 @@ import PackageDescription
 /// HTTP transport (`SluiceHTTP`) → API routes (`SluiceAPI`) → domain (`SluiceCore`)
 /// → store (`SluiceStore`), with `SluiceMetrics` observing every step and
 /// `SluiceServer` composing the running service for the `sluice` executable.
+///
+/// Linux only: the code uses Glibc, epoll (through libmicrohttpd), `runuser` and `setfacl` for the embedded
+/// PostgreSQL; no other platform is declared because none is built or tested.
 let package = Package(
     name: "Sluice",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "sluice-benchmarks", targets: ["SluiceBenchmarks"]),
@@ -28,25 +30,27 @@ let package = Package(
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // fork + rlimits + exec for external ingest apps: code Swift cannot run between fork and exec.
         .target(name: "CSubprocess"),
 
+        // Value types every layer shares: the coded failure shape, durations in seconds.
+        .target(name: "SluiceCommon"),
+
         // Transport and infrastructure: no knowledge of tenants or ingestion.
-        .target(name: "SluiceCompression", dependencies: ["CZlib"]),
+        .target(name: "SluiceCompression", dependencies: ["CZlib", "SluiceCommon"]),
         .target(name: "SluiceHTTP", dependencies: [
-            "CMicroHTTPD", "SluiceCompression",
+            "CMicroHTTPD", "SluiceCompression", "SluiceCommon",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceStore", dependencies: [
-            "CLibPQ",
+            "CLibPQ", "SluiceCommon",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "SluiceMetrics", dependencies: ["SluiceCompression"]),
+        .target(name: "SluiceMetrics", dependencies: ["SluiceCompression", "SluiceCommon"]),
 
         // Domain: platform schema, health, and (later) tenants and ingestion. Never imports HTTP.
         .target(name: "SluiceCore", dependencies: [
-            "SluiceStore", "SluiceMetrics", "SluiceCompression", "CSubprocess",
+            "SluiceStore", "SluiceMetrics", "SluiceCompression", "SluiceCommon", "CSubprocess",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -58,18 +62,18 @@ let package = Package(
         ]),
         // Composition root: configuration, embedded PostgreSQL, lifecycle, signals.
         .target(name: "SluiceServer", dependencies: [
-            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics",
+            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceServer",
+            "SluiceServer", "SluiceCore", "SluiceHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Speed and memory benchmarks: each prints ratios against a baseline measured in the same run.
         .executableTarget(name: "SluiceBenchmarks", dependencies: [
-            "SluiceAPI", "SluiceCore", "SluiceHTTP", "SluiceMetrics", "SluiceServer", "SluiceStore", "SluiceTestSupport",
+            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceMetrics", "SluiceServer", "SluiceStore", "SluiceTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -79,7 +79,7 @@ struct IngestBenchmark: AsyncParsableCommand {
             update: try await Self.generate(tenantB, .ndjson, seed: 43, rows: rowsB, to: files + "/b-update.ndjson"))
         let large = skipLarge ? nil
             : try await Self.generate(tenantA, .csv, seed: 44, rows: Int.max, to: files + "/a-large.csv", stopAt: mebibytes << 20)
-        print("generated the input files in \(Self.f1(generation.duration(to: .now).seconds)) s "
+        print("generated the input files in \(Self.f1(generation.duration(to: .now).secondsValue)) s "
               + "(tenant-a CSV \(Self.mib(aNew.bytes)) MiB, tenant-b CSV \(Self.mib(bNew.bytes)) MiB"
               + (bJSON.map { ", tenant-b NDJSON \(Self.mib($0.new.bytes)) MiB" } ?? "")
               + (large.map { ", large tenant-a CSV \(Self.mib($0.bytes)) MiB = \($0.rows) rows" } ?? "") + ")")
@@ -307,7 +307,7 @@ private struct Bench {
         let psqlBefore = childCPUSeconds()
         let started = ContinuousClock.now
         let timings = try await psql.run(["\\timing on"] + commands, singleTransaction: true)
-        let psqlSeconds = started.duration(to: .now).seconds
+        let psqlSeconds = started.duration(to: .now).secondsValue
         // "Time: 1234.567 ms (00:01.235)" per statement.
         let statementSeconds = timings.split(separator: "\n").filter { $0.hasPrefix("Time: ") }
             .compactMap { Double($0.dropFirst(6).prefix { $0 != " " }).map { $0 / 1000 } }
@@ -389,7 +389,7 @@ private struct Bench {
             started = ContinuousClock.now
             response = try await Self.upload(client, path: path, headers: auth, file: file.path)
         }
-        let uploadSeconds = started.duration(to: .now).seconds
+        let uploadSeconds = started.duration(to: .now).secondsValue
         guard response.status == 201, let id = try response.json()["id"] as? String else {
             throw TestClientError("upload of \(name) failed: \(response.status) \(response.text)")
         }
@@ -409,7 +409,7 @@ private struct Bench {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let endToEnd = started.duration(to: .now).seconds
+        let endToEnd = started.duration(to: .now).secondsValue
         let serverCPU = processCPUSeconds(pid) - serverBefore
         let monitor = monitor
         let times = try await onThread {

@@ -91,7 +91,7 @@ struct MetricsBenchmark: AsyncParsableCommand {
             }
             return try await group.reduce(0, +)
         }
-        return Double(counts) / started.duration(to: .now).seconds
+        return Double(counts) / started.duration(to: .now).secondsValue
     }
 }
 
@@ -100,7 +100,7 @@ private func labelSetCost(_ count: Int) -> Double {
     let family = MetricsRegistry().counter(name: "sluice_bench_sets_total", help: "Label-set cost.", labelNames: ["tenant"])
     let start = ContinuousClock.now
     for index in 0..<count { family.labels("tenant-\(index)").increment() }
-    return start.duration(to: .now).seconds / Double(count)
+    return start.duration(to: .now).secondsValue / Double(count)
 }
 
 /// What a straightforward implementation does: sort, then build the text with String interpolation.
@@ -118,16 +118,9 @@ private func median(_ count: Int, _ body: () -> Void) -> Double {
     for _ in 0..<count {
         let start = ContinuousClock.now
         body()
-        samples.append(start.duration(to: .now).seconds)
+        samples.append(start.duration(to: .now).secondsValue)
     }
     return samples.sorted()[samples.count / 2]
 }
 
 private func ms(_ seconds: Double) -> String { String(format: "%.2f", seconds * 1000) }
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

@@ -51,7 +51,7 @@ struct UploadBenchmark: AsyncParsableCommand {
         let response = try await client.send("POST", "/api/v1/tenants/bench/files?name=big.csv",
                                              headers: [("Authorization", "Bearer \(key)")],
                                              body: .repeating(pattern: pattern, count: size))
-        let upload = started.duration(to: .now).seconds
+        let upload = started.duration(to: .now).secondsValue
         shutdown.fire()
         try await running.value
         try await cluster.stop()
@@ -83,6 +83,6 @@ struct UploadBenchmark: AsyncParsableCommand {
         _ = hasher.finalize()
         try handle.synchronize()
         try handle.close()
-        return started.duration(to: .now).seconds
+        return started.duration(to: .now).secondsValue
     }
 }

@@ -15,12 +15,15 @@ public struct HTTPMetrics: Sendable {
                                       labelNames: ["route", "method"], buckets: Buckets.defaults)
         let inFlight = registry.gauge(name: "sluice_http_requests_in_flight", help: "HTTP requests being served.")
         let connections = registry.gauge(name: "sluice_http_connections", help: "Open HTTP client connections.")
+        let suspended = registry.gauge(name: "sluice_http_connections_suspended",
+                                       help: "Connections held back: their handler is behind on the body or still answering.")
         let refused = registry.counter(name: "sluice_http_connections_refused_total",
                                        help: "Connections closed at once because the connection limit was reached.")
         registry.addCollector {
             guard let server = server() else { return }
             inFlight.labels().set(Double(server.inFlightRequests))
             connections.labels().set(Double(server.openConnections))
+            suspended.labels().set(Double(server.suspendedConnections))
             refused.labels().set(toTotal: Double(server.refusedConnections))
         }
     }

@@ -66,6 +66,7 @@ public enum PlatformSchema {
             ALTER TABLE sluice.tenants ADD COLUMN deleting_since timestamptz;
             COMMENT ON COLUMN sluice.tenants.deleting_since IS 'Set while the tenant is being deleted: gone for uploads, claims and the API';
             """),
+        StagingBinding.migration,
     ]
 
     /// A migrator for the platform schema.

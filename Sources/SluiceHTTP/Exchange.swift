@@ -24,6 +24,8 @@ final class Exchange: Sendable {
         var status: Int?
         var bytesReceived = 0
         var bytesSent = 0
+        /// `bytesReceived` when the watchdog last saw the peer hung up (see ``abandonIfClientLeft()``).
+        var hangUpSeenAt: Int?
     }
 
     let connection: ConnectionHandle
@@ -118,7 +120,7 @@ final class Exchange: Sendable {
         }
         if status == nil { task?.cancel() }
         return HTTPRequestLog(method: method, routeTemplate: routeTemplate, status: status,
-                              durationSeconds: started.duration(to: .now).seconds, bytesReceived: received,
+                              durationSeconds: started.duration(to: .now).secondsValue, bytesReceived: received,
                               bytesSent: sent, remoteAddress: remoteAddress)
     }
 
@@ -145,32 +147,44 @@ final class Exchange: Sendable {
         if resume { MHD_resume_connection(connection.pointer) }
     }
 
-    /// While a connection is suspended libmicrohttpd does not watch its socket, so a client that leaves
-    /// mid-body would be noticed only once the handler drained the buffer and the connection resumed —
-    /// never, while the handler waits for something else. Probed by the server's watchdog: when the
-    /// body can no longer arrive (the peer reset the connection, or shut it down with fewer bytes
-    /// waiting than the body still lacks), the body fails with `client_disconnected`, the handler is
-    /// cancelled and the connection resumed, so libmicrohttpd closes it and completes the request.
-    /// Returns whether it gave up on the request.
+    /// Notices a client that left mid-body when libmicrohttpd does not. While a connection is suspended
+    /// libmicrohttpd does not watch its socket; and a FIN that arrived while it was suspended can be missed
+    /// after it resumes (with epoll, edge-triggered, once the bytes before it are read), until the idle
+    /// timeout. Probed by the server's watchdog: when the body can no longer arrive — the peer reset the
+    /// connection, or shut it down with fewer bytes waiting than the body still lacks, seen on two probes in
+    /// a row with no byte received in between — the body fails with `client_disconnected`, the handler is
+    /// cancelled, and the connection is resumed (or, if not suspended, its socket shut down) so that
+    /// libmicrohttpd closes it and completes the request. Returns whether it gave up on the request.
     @discardableResult
     func abandonIfClientLeft() -> Bool {
-        let left = state.withLock { state -> Bool in
-            // While suspended and not completed, the socket is still this connection's.
-            guard state.suspended, !state.completed, !state.bodyFinished, !state.abortRequested,
-                  socket >= 0 else { return false }
+        let action = state.withLock { state -> LeftAction? in
+            // Until the request completes (which waits for this lock), the socket is still this connection's.
+            guard body != nil, !state.completed, !state.bodyFinished, !state.abortRequested, socket >= 0 else { return nil }
             var waiting: Int64 = 0
-            guard CMicroHTTPD_peer_hung_up(socket, &waiting) == 1 else { return false }
-            if let contentLength, Int(waiting) >= contentLength - state.bytesReceived { return false }
-            if contentLength == nil && waiting > 0 { return false }
+            let hungUp = CMicroHTTPD_peer_hung_up(socket, &waiting) == 1
+                && (contentLength.map { Int(waiting) < $0 - state.bytesReceived } ?? (waiting == 0))
+            guard hungUp, state.hangUpSeenAt == state.bytesReceived else {
+                state.hangUpSeenAt = hungUp ? state.bytesReceived : nil
+                return nil
+            }
             state.abortRequested = true
+            guard state.suspended else {
+                // Wakes libmicrohttpd's poll with an error; done under the lock, while the socket is surely ours.
+                shutdown(socket, Int32(SHUT_RDWR))
+                return .socketShutDown
+            }
             state.suspended = false
-            return true
+            return .resume
         }
-        guard left else { return false }
+        guard let action else { return false }
         body?.fail(HTTPBodyError(code: "client_disconnected"))
         state.withLock { $0.task }?.cancel()
-        MHD_resume_connection(connection.pointer)
+        if action == .resume { MHD_resume_connection(connection.pointer) }
         return true
+    }
+
+    private enum LeftAction {
+        case resume, socketShutDown
     }
 
     /// Whether libmicrohttpd still holds the connection suspended (`MHD_stop_daemon` must not find one).
@@ -295,12 +309,4 @@ final class Exchange: Sendable {
 private final class ExchangeWaker: @unchecked Sendable {
     // Written once during `Exchange.init` before the exchange is shared; read-only afterwards.
     weak var exchange: Exchange?
-}
-
-extension Duration {
-    /// The duration in seconds as a `Double`.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }

@@ -44,7 +44,7 @@ public final class HTTPServer: Sendable {
         }
         guard let started else {
             Unmanaged<ServerCore>.fromOpaque(context).release()
-            throw HTTPServerError(code: "listen_failed",
+            throw HTTPServerError(code: HTTPServerErrorCode.listenFailed,
                                   message: "cannot listen on \(configuration.address): \(String(cString: strerror(errno)))")
         }
         daemon.withLock { $0 = DaemonHandle(pointer: started, context: context) }

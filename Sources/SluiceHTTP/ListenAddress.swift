@@ -1,3 +1,4 @@
+import SluiceCommon
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:8080` or `:8080`.
     public init(parsing text: String) throws {
-        let invalid = HTTPServerError(code: "invalid_listen_address",
+        let invalid = HTTPServerError(code: HTTPServerErrorCode.invalidListenAddress,
                                       message: "listen address must look like 127.0.0.1:8080, [::1]:8080 or :8080, got \"\(text)\"")
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { throw invalid }
         var host = String(text[..<colon])
@@ -30,7 +31,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     func ipv4Address() throws -> in_addr {
         var address = in_addr()
         guard inet_pton(AF_INET, host, &address) == 1 else {
-            throw HTTPServerError(code: "invalid_listen_address", message: "not an IPv4 address: \(host)")
+            throw HTTPServerError(code: HTTPServerErrorCode.invalidListenAddress, message: "not an IPv4 address: \(host)")
         }
         return address
     }
@@ -42,7 +43,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
             guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else {
-                throw HTTPServerError(code: "invalid_listen_address", message: "not an IPv6 address: \(host)")
+                throw HTTPServerError(code: HTTPServerErrorCode.invalidListenAddress, message: "not an IPv6 address: \(host)")
             }
             return try withUnsafePointer(to: &address) { try $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
         }
@@ -54,11 +55,15 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A failure to start or run the HTTP server.
-public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
-    public let code: String
-    public let message: String
-    public var description: String { "\(code): \(message)" }
+/// A failure to start the HTTP server: an address that cannot be listened on.
+public typealias HTTPServerError = CodedFailure<HTTPServerErrorCode>
+
+/// The codes of ``HTTPServerError``.
+public enum HTTPServerErrorCode {
+    /// The listen address is not `HOST:PORT` with an IP address and a port.
+    public static let invalidListenAddress = "invalid_listen_address"
+    /// The socket could not be bound.
+    public static let listenFailed = "listen_failed"
 }
 
 /// The textual IP address of a socket address, if it is IPv4 or IPv6.

@@ -66,7 +66,7 @@ public final class Histogram: LabeledChild, Sendable {
         let start = ContinuousClock.now
         defer {
             let elapsed = ContinuousClock.now - start
-            observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            observe(elapsed.secondsValue)
         }
         return try body()
     }

@@ -44,7 +44,15 @@ public struct LocalIngestion: Sendable {
 
     private func ingest(tenant: String, paths: [String], force: Bool, pool: PostgresConnectionPool) async throws -> [FileRecord] {
         _ = try await PlatformSchema.migrator.migrate(using: pool)
-        let staging = StagingArea(dataDirectory: configuration.dataDirectory)
+        // An instance like any other while it stages: a server's recovery must not take its uploads for dead.
+        let instanceID = InstanceHeartbeat.makeInstanceID() + "-cli"
+        let heartbeat = InstanceHeartbeat(pool: pool, instanceID: instanceID, version: SluiceBuild.version, logger: logger)
+        try await heartbeat.beat()
+        let beating = Task { await heartbeat.run(components: ComponentRegistry()) }
+        defer { beating.cancel() }
+        let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
+        try await StagingBinding(pool: pool, root: stagingRoot).verify()
+        let staging = StagingArea(root: stagingRoot, instance: instanceID)
         let tenants = TenantService(pool: pool, staging: staging, logger: logger)
         if let directory = configuration.configDirectory { try await tenants.applyConfigurationDirectory(directory) }
         let registry = MetricsRegistry()
@@ -52,7 +60,7 @@ public struct LocalIngestion: Sendable {
                                     metrics: UploadMetrics(registry: registry), logger: logger)
         let engine = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
                                         metrics: IngestMetrics(registry: registry), logger: logger,
-                                        owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())-cli")
+                                        owner: instanceID)
         var results: [FileRecord] = []
         for path in paths {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil

@@ -1,4 +1,5 @@
 import Dispatch
+import SluiceCommon
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -17,17 +18,33 @@ public final class ShutdownSignal: Sendable {
     public init() {}
 
     /// Fires on SIGINT or SIGTERM. Also ignores SIGPIPE: a peer closing a socket must not kill the process.
-    public static func onTerminationSignals() -> ShutdownSignal {
+    /// Whatever the shutdown waits for, the process ends: `forcedExitAfter` the first signal, or at a second
+    /// one, it exits at once (status 70, or 130 for the second signal), saying why on stderr.
+    public static func onTerminationSignals(forcedExitAfter limit: Duration) -> ShutdownSignal {
         let signal = ShutdownSignal()
         Glibc.signal(SIGPIPE, SIG_IGN)
         for number in [SIGINT, SIGTERM] {
             Glibc.signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { signal.fire() }
+            source.setEventHandler {
+                guard !signal.state.withLock({ $0.fired }) else {
+                    Self.exitNow(130, "a second termination signal: exiting without finishing the shutdown")
+                }
+                signal.fire()
+                DispatchQueue.global().asyncAfter(deadline: .now() + limit.secondsValue) {
+                    Self.exitNow(70, "the shutdown took longer than \(limit.secondsValue) s: exiting without finishing it")
+                }
+            }
             source.resume()
             signal.sources.withLock { $0.append(SignalSource(source: source)) }
         }
         return signal
+    }
+
+    private static func exitNow(_ status: Int32, _ reason: String) -> Never {
+        let line = Array("sluice: \(reason)\n".utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        _exit(status)
     }
 
     public func fire() {

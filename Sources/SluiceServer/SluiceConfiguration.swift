@@ -14,6 +14,10 @@ public struct SluiceConfiguration: Sendable {
     public var ingest = BatchIngestManager.Configuration()
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
     public var dataDirectory = ".sluice"
+    /// The staging directory; `nil` is `<dataDirectory>/staging`. Instances sharing a database share it.
+    public var stagingDirectory: String?
+    /// How often this instance records that it is alive; one silent for six intervals is taken for dead.
+    public var heartbeatInterval: Duration = .seconds(10)
     /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`.
     public var configDirectory: String?
     /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); generated and logged when absent.

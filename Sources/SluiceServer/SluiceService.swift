@@ -26,24 +26,37 @@ public final class SluiceService: Sendable {
     /// in-flight requests, stop background work, close the store, stop the embedded cluster.
     public func run(until shutdown: ShutdownSignal) async throws {
         let embedded = try await startEmbeddedStoreIfNeeded()
+        // Only a cluster this process started is stopped on exit (one reused was started by someone else).
+        let stopping = embedded?.started == true ? embedded?.cluster : nil
+        defer { embedded?.lock.release() }
         do {
             try await serve(connectionString: embedded?.connectionString ?? configuration.store.databaseURL ?? "",
                             until: shutdown)
         } catch {
-            try? await embedded?.cluster.stop()
+            try? await stopping?.stop()
             throw error
         }
-        if let embedded {
-            try await embedded.cluster.stop()
+        if let stopping {
+            try await stopping.stop()
             logger.info("embedded PostgreSQL stopped")
         }
     }
 
-    private func startEmbeddedStoreIfNeeded() async throws -> (cluster: EmbeddedPostgres, connectionString: String)? {
+    private func startEmbeddedStoreIfNeeded() async throws
+        -> (cluster: EmbeddedPostgres, connectionString: String, started: Bool, lock: DataDirectoryLock)? {
         guard configuration.store.databaseURL == nil else { return nil }
         let cluster = try Self.embeddedCluster(configuration, logger: logger)
-        logger.info("starting embedded PostgreSQL", metadata: ["directory": "\(cluster.clusterDirectory)"])
-        return (cluster, try await cluster.start())
+        // One `serve` per data directory runs its embedded cluster; a second one refuses instead of sharing it.
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        do {
+            let running = try await runOnDedicatedThread(name: "sluice.store.embedded") { cluster.isRunning }
+            logger.info(running ? "reusing the running embedded PostgreSQL" : "starting embedded PostgreSQL",
+                        metadata: ["directory": "\(cluster.clusterDirectory)"])
+            return (cluster, try await cluster.start(), !running, lock)
+        } catch {
+            lock.release()
+            throw error
+        }
     }
 
     /// The embedded cluster under the configuration's data directory (created if needed), not started.
@@ -69,8 +82,16 @@ public final class SluiceService: Sendable {
         let applied = try await PlatformSchema.migrator.migrate(using: pool)
         logger.info("platform schema ready", metadata: ["applied": "\(applied)"])
 
-        let staging = StagingArea(dataDirectory: configuration.dataDirectory)
-        let recovered = try await StagingRecovery(pool: pool, staging: staging, logger: logger).run()
+        // Registered before anything is staged: other instances' recovery keeps this one's uploads in progress.
+        let instanceID = InstanceHeartbeat.makeInstanceID()
+        let heartbeat = InstanceHeartbeat(pool: pool, instanceID: instanceID, version: SluiceBuild.version,
+                                          interval: configuration.heartbeatInterval, logger: logger)
+        try await heartbeat.beat()
+        let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
+        try await StagingBinding(pool: pool, root: stagingRoot).verify()
+        let staging = StagingArea(root: stagingRoot, instance: instanceID)
+        let recovery = StagingRecovery(pool: pool, staging: staging, instanceExpiry: heartbeat.expiry, logger: logger)
+        let recovered = try await recovery.run()
         if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }
         let tenants = TenantService(pool: pool, staging: staging, logger: logger)
         if let directory = configuration.configDirectory {
@@ -78,7 +99,7 @@ public final class SluiceService: Sendable {
         }
         let ingest = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
                                         metrics: IngestMetrics(registry: registry), logger: logger,
-                                        owner: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+                                        owner: instanceID)
         let uploadMetrics = UploadMetrics(registry: registry)
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
                                     metrics: uploadMetrics, logger: logger, ingest: ingest)
@@ -87,10 +108,10 @@ public final class SluiceService: Sendable {
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
         let components = ComponentRegistry()
-        let heartbeat = InstanceHeartbeat(pool: pool, version: SluiceBuild.version, logger: logger)
         let background = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await heartbeat.run(components: components) }
+                group.addTask { await recovery.runPeriodically() }
                 group.addTask { await uploadMetrics.run(pool: pool, components: components) }
                 group.addTask { await ingest.run(components: components) }
                 group.addTask { await reportPartitions.run(components: components, registry: registry) }

@@ -1,3 +1,4 @@
+import SluiceCommon
 import CLibPQ
 import Foundation
 import Logging
@@ -56,7 +57,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Settings every session of this connection runs with (again after a reset).
     private func applySessionSettings() throws {
         guard let lockTimeout = configuration.lockTimeout else { return }
-        let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, Int((lockTimeout.secondsValue * 1000).rounded(.up)))
         try execute("SET lock_timeout = \(milliseconds)")
     }
 

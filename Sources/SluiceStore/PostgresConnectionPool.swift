@@ -1,3 +1,4 @@
+import SluiceCommon
 import Dispatch
 import Logging
 import Synchronization
@@ -193,7 +194,7 @@ public final class PostgresConnectionPool: Sendable {
                 state.nextID += 1
                 let id = state.nextID
                 state.waiters.append(Waiter(id: id, continuation: continuation))
-                DispatchQueue.global().asyncAfter(deadline: .now() + configuration.acquireTimeout.timeInterval) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + configuration.acquireTimeout.secondsValue) {
                     self.timeOut(waiter: id)
                 }
                 return nil
@@ -265,13 +266,5 @@ public final class PostgresConnectionPool: Sendable {
         }
         if let (waiter, next) = handOver { waiter.continuation.resume(returning: next) }
         closeWaiters.forEach { $0.resume() }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, for Dispatch deadlines.
-    var timeInterval: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -45,6 +45,12 @@ struct Serve: AsyncParsableCommand {
           help: "Ingest an upload while it arrives when its tenant has no other files waiting and a worker is free.")
     var ingestDuringUpload = true
 
+    @Option(help: "Seconds between this instance's heartbeats; an instance silent for six is dead, and what it left in staging is removed.")
+    var heartbeatInterval: Double = 10
+
+    @Option(help: "Seconds in-flight requests may take to finish on SIGINT/SIGTERM; the process exits at the latest 15 s after that.")
+    var shutdownGrace: Double = 30
+
     @Option(help: "Maximum store (PostgreSQL) connections.")
     var storeConnections: Int = 10
 
@@ -53,8 +59,8 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try parsedAddress()
         guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
-              ingestLease >= 3, ingestMaxAttempts > 0 else {
-            throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3")
+              ingestLease >= 3, ingestMaxAttempts > 0, heartbeatInterval >= 0.1, shutdownGrace >= 0 else {
+            throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3, --heartbeat-interval at least 0.1")
         }
         // Each file being ingested holds a store connection; uploads, the API and the queue need others.
         guard storeConnections >= ingestWorkers + 2 else {
@@ -71,6 +77,7 @@ struct Serve: AsyncParsableCommand {
         configuration.http.connectionLimit = maxConnections
         configuration.http.perIPConnectionLimit = maxConnectionsPerIP
         configuration.http.idleTimeoutSeconds = idleTimeout
+        configuration.http.shutdownGraceSeconds = shutdownGrace
         store.apply(to: &configuration)
         configuration.store.maximumConnections = storeConnections
         configuration.metrics.snapshotMaximumAgeSeconds = metricsMaxAge
@@ -78,10 +85,11 @@ struct Serve: AsyncParsableCommand {
         configuration.ingest.lease = .seconds(ingestLease)
         configuration.ingest.ingestDuringUpload = ingestDuringUpload
         configuration.ingest.maxAttempts = ingestMaxAttempts
+        configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {
-            try await service.run(until: .onTerminationSignals())
+            try await service.run(until: .onTerminationSignals(forcedExitAfter: .milliseconds(Int((shutdownGrace + 15) * 1000))))
         } catch {
             logger.critical("sluice failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure

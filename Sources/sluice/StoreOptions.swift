@@ -10,6 +10,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Directory for Sluice's state: embedded PostgreSQL, staging (env SLUICE_DATA_DIR).")
     var dataDir: String = environment("SLUICE_DATA_DIR") ?? ".sluice"
 
+    @Option(help: "Staging directory for uploads (default DATA_DIR/staging; env SLUICE_STAGING_DIR). Instances sharing a database must share it.")
+    var stagingDir: String?
+
     @Option(help: "Directory of configuration files such as tenant definitions, applied at start (env SLUICE_CONFIG).")
     var config: String?
 
@@ -25,6 +28,7 @@ struct StoreOptions: ParsableArguments {
     func apply(to configuration: inout SluiceConfiguration) {
         configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
         configuration.dataDirectory = dataDir
+        configuration.stagingDirectory = stagingDir ?? environment("SLUICE_STAGING_DIR")
         configuration.configDirectory = configDirectory
     }
 

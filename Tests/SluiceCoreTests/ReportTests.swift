@@ -246,7 +246,7 @@ import Testing
         }
         let ahead = registry.gauge(name: "sluice_report_daily_partitions_ahead", help: "").labels()
         let defaultRows = registry.gauge(name: "sluice_report_default_partition_rows", help: "").labels()
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ahead.value != 7, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(ahead.value == 7)
         #expect(defaultRows.value == 0)

@@ -15,15 +15,21 @@ private struct TemporaryDirectory {
 
 private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
+/// The complete files in the tenant's `in/` (hidden ones excluded), sorted.
+private func listed(_ area: StagingArea, _ tenant: String) throws -> [String] {
+    let directory = try area.tenantDirectory(tenant) + "/in"
+    return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+}
+
 @Suite("StagingArea and StagingFileWriter")
 struct StagingAreaTests {
     @Test func layoutAndValidation() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let area = StagingArea(dataDirectory: directory.path + "/")
+        let area = StagingArea(root: StagingArea.defaultRoot(dataDirectory: directory.path + "/"), instance: "host-1/x")
         #expect(area.root == directory.path + "/staging")
         #expect(try area.tenantDirectory("acme") == area.root + "/acme")
-        #expect(try area.temporaryPath(tenant: "acme", id: "u1") == area.root + "/acme/in/.tmp-u1")
+        #expect(try area.temporaryPath(tenant: "acme", id: "u1") == area.root + "/acme/in/.tmp-u1.host-1_x")
         #expect(try area.finalPath(tenant: "acme", id: "u1", sanitizedName: "x.csv") == area.root + "/acme/in/u1-x.csv")
         for tenant in ["", "Acme", "1acme", "../etc", "a/b", "acme.", String(repeating: "a", count: 64), "a\u{0}"] {
             #expect(throws: StagingError.self) { try area.tenantDirectory(tenant) }
@@ -47,7 +53,7 @@ struct StagingAreaTests {
     @Test func writesLargeFilesWithSizeAndChecksum() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let area = StagingArea(dataDirectory: directory.path)
+        let area = StagingArea(root: directory.path + "/staging", instance: "test")
         _ = try await area.inDirectory("acme")
         let temporary = try area.temporaryPath(tenant: "acme", id: "big")
         let writer = try await StagingFileWriter(temporaryPath: temporary, maximumBytes: 64 << 20)
@@ -64,13 +70,13 @@ struct StagingAreaTests {
         let expected = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
         #expect(staged == StagedFile(path: temporary, size: 50 << 20, sha256: expected))
         #expect(try FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int == 50 << 20)
-        #expect(try await area.listFiles(tenant: "acme") == [])
+        #expect(try listed(area, "acme") == [])
 
         let final = try area.finalPath(tenant: "acme", id: "big", sanitizedName: "big.csv")
         try await writer.commit(to: final)
         #expect(!exists(temporary))
         #expect(FileManager.default.contents(atPath: final) == Data(content))
-        #expect(try await area.listFiles(tenant: "acme") == ["big-big.csv"])
+        #expect(try listed(area, "acme") == ["big-big.csv"])
         await writer.discard()
         #expect(!exists(final))
         await writer.discard()
@@ -125,32 +131,39 @@ struct StagingAreaTests {
         await #expect(throws: StagingError.self) { try await StagingFileWriter(temporaryPath: directory.path + "/missing/.tmp-y", maximumBytes: 1) }
     }
 
-    @Test func sweepRemovesOnlyTemporaryFiles() async throws {
+    /// Other instances share the directory: only temporary files of dead instances (or, named the old way
+    /// without an instance, old ones) go.
+    @Test func sweepRemovesOnlyTemporaryFilesOfDeadInstances() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let area = StagingArea(dataDirectory: directory.path)
-        #expect(try area.sweepTemporaryFiles() == [])
+        let area = StagingArea(root: directory.path + "/staging", instance: "me")
+        #expect(try area.sweepTemporaryFiles(keeping: ["me"], legacyGrace: 600) == [])
         var leftovers: [String] = []
         for tenant in ["acme", "globex"] {
             let inDirectory = try await area.inDirectory(tenant)
-            for name in [".tmp-1", ".tmp-2", "1-done.csv", ".other", "tmp-3"] {
+            for name in [".tmp-f1.dead-1", ".tmp-f2.me", ".tmp-f3.alive", ".tmp-f4", "1-done.csv", ".other", "tmp-3"] {
                 #expect(FileManager.default.createFile(atPath: "\(inDirectory)/\(name)", contents: Data("x".utf8)))
             }
-            leftovers += ["\(inDirectory)/.tmp-1", "\(inDirectory)/.tmp-2"]
+            leftovers.append("\(inDirectory)/.tmp-f1.dead-1")
             _ = try await area.outDirectory(tenant)
             #expect(FileManager.default.createFile(atPath: "\(try area.tenantDirectory(tenant))/out/.tmp-9", contents: nil))
         }
-        #expect(try area.sweepTemporaryFiles() == leftovers.sorted())
+        #expect(try area.sweepTemporaryFiles(keeping: ["me", "alive"], legacyGrace: 600) == leftovers.sorted())
         for path in leftovers { #expect(!exists(path)) }
-        #expect(try await area.listFiles(tenant: "acme") == ["1-done.csv", "tmp-3"])
+        #expect(exists(area.root + "/acme/in/.tmp-f2.me") && exists(area.root + "/acme/in/.tmp-f3.alive"))
+        #expect(exists(area.root + "/acme/in/.tmp-f4"), "a recent file named without an instance stays")
+        #expect(try listed(area, "acme") == ["1-done.csv", "tmp-3"])
         #expect(exists(area.root + "/acme/in/.other"))
         #expect(exists(area.root + "/acme/out/.tmp-9"))
-        #expect(try area.sweepTemporaryFiles() == [])
+        let old = Date().addingTimeInterval(-700)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: area.root + "/acme/in/.tmp-f4")
+        #expect(try area.sweepTemporaryFiles(keeping: ["me"], legacyGrace: 600).sorted()
+            == [area.root + "/acme/in/.tmp-f3.alive", area.root + "/acme/in/.tmp-f4", area.root + "/globex/in/.tmp-f3.alive"])
 
         try await area.removeTenant("acme")
         #expect(!exists(area.root + "/acme"))
         try await area.removeTenant("acme")
-        #expect(try await area.listFiles(tenant: "acme") == [])
-        #expect(try await area.listFiles(tenant: "globex") == ["1-done.csv", "tmp-3"])
+        #expect(try listed(area, "acme") == [])
+        #expect(try listed(area, "globex") == ["1-done.csv", "tmp-3"])
     }
 }

@@ -77,17 +77,18 @@ import Testing
         try await withServer { server, client, observed in
             // More than the body buffer (256 KiB): the transport stops reading and suspends the connection.
             let connection = try await startUpload(client, "/stalled", size: 4 << 20, sent: 1 << 20)
-            try await waitUntil("the connection is suspended") { server.suspendedConnections == 1 }
-            #expect(observed.handlerStarted.load(ordering: .relaxed) == 1)
+            try await waitUntil("the connection is suspended and its handler runs") {
+                server.suspendedConnections == 1 && observed.handlerStarted.load(ordering: .relaxed) == 1
+            }
 
             // A client that is killed or times out resets the connection. (A FIN would wait in the client's
             // kernel behind the bytes the server's full window does not take: nothing can notice it then.)
             let left = ContinuousClock.now
             connection.reset()
-            try await waitUntil("the handler is cancelled and the request completed", seconds: 10) {
+            try await waitUntil("the handler is cancelled and the request completed", seconds: 60) {
                 observed.handlerEnded.withLock { $0 } == ["cancelled"] && observed.completed.withLock { $0.count } == 1
             }
-            #expect(left.duration(to: .now) < .seconds(5))
+            #expect(left.duration(to: .now) < .seconds(50), "not at the handler's own end (600 s)")
             #expect(observed.completed.withLock { $0.first?.status } == nil)
             try await waitUntil("the connection is gone") { server.openConnections == 0 && server.suspendedConnections == 0 }
         }
@@ -95,10 +96,11 @@ import Testing
 
     @Test func aClientLeavingWhileItsHandlerReadsSlowlyFailsTheBody() async throws {
         try await withServer { server, client, observed in
-            let connection = try await startUpload(client, "/slow", size: 4 << 20, sent: 1 << 20)
+            let connection = try await startUpload(client, "/slow", size: 4 << 20, sent: 512 << 10)
             try await waitUntil("the connection is suspended") { server.suspendedConnections == 1 }
             connection.close()
-            try await waitUntil("the handler sees the body fail", seconds: 10) { !observed.handlerEnded.withLock { $0 }.isEmpty }
+            // The handler drains what was sent (50 ms a chunk, slower on a loaded machine) before the end shows.
+            try await waitUntil("the handler sees the body fail", seconds: 120) { !observed.handlerEnded.withLock { $0 }.isEmpty }
             // Cancelled while it sleeps over a chunk, or failed while it waits for the next one.
             let ended = observed.handlerEnded.withLock { $0 }
             #expect(ended == ["CancellationError()"] || ended == ["request body incomplete: client_disconnected"], "\(ended)")

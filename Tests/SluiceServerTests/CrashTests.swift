@@ -12,7 +12,8 @@ import Glibc
         let databaseURL = try await TestPostgres.makeDatabase()
         let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-crash")
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "0"]
+        // Heartbeats every 0.5 s: a killed instance is dead after 3 s, and what it left is removed then.
+        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "0", "--heartbeat-interval", "0.5"]
         let environment = ["SLUICE_ADMIN_TOKEN": "crash-admin"]
         let first = try SluiceProcess(serve: arguments, environment: environment)
         try await first.waitUntilReady()
@@ -33,7 +34,7 @@ import Glibc
             try connection.write(.repeating(pattern: [UInt8](repeating: 0x61, count: 65536), count: 8 << 20))
         }
         let inbox = "\(dataDirectory)/staging/crash/in"
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ((try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? []).isEmpty && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -45,7 +46,11 @@ import Glibc
 
         let second = try SluiceProcess(serve: arguments, environment: environment)
         try await second.waitUntilReady()
-        #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).isEmpty)
+        let swept = ContinuousClock.now + .seconds(60)
+        while try !FileManager.default.contentsOfDirectory(atPath: inbox).isEmpty && ContinuousClock.now < swept {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: inbox).isEmpty, "the dead instance's partial upload is removed")
         let database = try PostgresConnection(connectionString: databaseURL)
         defer { database.close() }
         #expect(try database.query("SELECT count(*)::int AS n FROM sluice.files").first?.decode(Int.self, "n") == 0)

@@ -16,7 +16,7 @@ import Testing
 
     /// Waits until a COPY into `acme.readings` runs: the file is being ingested while its upload is open.
     private func waitForCopy(_ sluice: InProcessSluice) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while try copies(sluice) == 0 {
             guard ContinuousClock.now < deadline else {
                 let files = try sluice.query("SELECT string_agg(id || ' ' || state, ', ') AS files FROM sluice.files")
@@ -35,11 +35,11 @@ import Testing
         try sluice.query(sql).first?.decode(Int.self, "n") ?? -1
     }
 
-    /// Waits (up to 10 s) until `sluice_ingest_during_upload_total` for `outcome` reaches `value`; returns the last reading.
+    /// Waits (up to 60 s) until `sluice_ingest_during_upload_total` for `outcome` reaches `value`; returns the last reading.
     /// The counter moves once the following ingest has given back its worker place.
     private func metric(_ sluice: InProcessSluice, outcome: String, reaches value: Int) async throws -> Int {
         let prefix = #"sluice_ingest_during_upload_total{tenant="acme",outcome="\#(outcome)"} "#
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while true {
             let text = try await sluice.client.get("/metrics").text
             let reading = text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }.map { Int($0) } ?? 0
@@ -116,7 +116,7 @@ import Testing
             let upload = try await PiecewiseUpload(sluice.client, tenant: "acme", key: key, name: "a.csv", body: body)
             try await waitForCopy(sluice)
             upload.cutOff(reset: reset)
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + .seconds(50)  // before the idle timeout (60 s) would end it
             while try copies(sluice) > 0 || sluice.stagedFiles("acme").count > 0 {
                 guard ContinuousClock.now < deadline else {
                     throw TestClientError("the cut-off upload left its ingest (\(try copies(sluice)) COPY) or its file behind: \(sluice.stagedFiles("acme"))")
@@ -205,7 +205,7 @@ import Testing
                                                 body: .bytes(Array(overlapping)))
             #expect(try earlier.json()["state"] as? String == "received", "\(earlier.text)")
             let earlierID = try #require(try earlier.json()["id"] as? String)
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + .seconds(120)
             while try count(sluice, """
                 SELECT count(*)::int AS n FROM pg_stat_activity
                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'

@@ -93,7 +93,8 @@ import Glibc
         let databaseURL = try await TestPostgres.makeDatabase()
         let dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-ingest-upload-crash")
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "1"]
+        // Heartbeats every 0.5 s: the killed instance is dead after 3 s, and its partial upload is removed then.
+        let arguments = ["--database-url", databaseURL, "--data-dir", dataDirectory, "--ingest-workers", "1", "--heartbeat-interval", "0.5"]
         let first = try SluiceProcess(serve: arguments, environment: ["SLUICE_ADMIN_TOKEN": admin])
         try await first.waitUntilReady()
         let key = try await createTenant(first, "cut")
@@ -118,7 +119,12 @@ import Glibc
         #expect(try count(database, "SELECT count(*)::int AS n FROM sluice.files") == 0)
         #expect(try count(database, "SELECT count(*)::int AS n FROM cut.readings") == 0)
         #expect(try count(database, copying) == 0)
-        let staged = try FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/staging/cut/in")
+        let inbox = "\(dataDirectory)/staging/cut/in"
+        let swept = ContinuousClock.now + .seconds(60)
+        while try !FileManager.default.contentsOfDirectory(atPath: inbox).isEmpty && ContinuousClock.now < swept {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let staged = try FileManager.default.contentsOfDirectory(atPath: inbox)
         #expect(staged.isEmpty, "\(staged)")
         // The client sends the file again: ingested once.
         let id = try await upload(second, "cut", key: key, name: "big.csv", body)

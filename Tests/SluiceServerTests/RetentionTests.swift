@@ -34,7 +34,7 @@ import Testing
                 """)
 
             let pool = PostgresConnectionPool(connectionString: sluice.databaseURL)
-            let staging = StagingArea(dataDirectory: sluice.dataDirectory)
+            let staging = StagingArea(root: StagingArea.defaultRoot(dataDirectory: sluice.dataDirectory), instance: "test")
             let logger = Logger(label: "test")
             let partitions = ReportPartitionMaintenance(pool: pool, logger: logger)
             let ancient = Date().addingTimeInterval(-40 * 86_400)

@@ -108,8 +108,9 @@ import Testing
     private func startTwoInstances(databaseURL url: String) async throws {
         let dataDirectory = try TestPostgres.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let first = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/a", "--config", "examples"])
-        let second = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory + "/b", "--config", "examples"])
+        let shared = ["--database-url", url, "--staging-dir", dataDirectory + "/staging", "--config", "examples"]
+        let first = try SluiceProcess(serve: shared + ["--data-dir", dataDirectory + "/a"])
+        let second = try SluiceProcess(serve: shared + ["--data-dir", dataDirectory + "/b"])
         try await first.waitUntilReady()
         try await second.waitUntilReady()
 

@@ -328,10 +328,12 @@ public final class BatchIngestManager: Sendable {
     @discardableResult
     private func ended(_ claim: FileQueue.Claim, worker: String, by error: any Error) async -> Bool {
         let file = claim.file
-        if error is CancellationError || (error as? PostgresError)?.isTransient == true {
-            // A lock wait that timed out is no fault of the file's: it does not count as an attempt.
+        // A staged file missing here may be there for another instance: it is retried, up to the attempts cap.
+        if error is CancellationError || (error as? PostgresError)?.isTransient == true
+            || (error as? ServiceError)?.code == "staged_file_missing" {
+            // Neither a shutdown nor a lock wait that timed out is the file's fault: neither counts as an attempt.
             _ = try? await queue.release(fileID: file.id, owner: worker, error: error is CancellationError ? nil : "\(error)",
-                                         undoingTheClaim: (error as? PostgresError)?.sqlState == "55P03")
+                                         undoingTheClaim: error is CancellationError || (error as? PostgresError)?.sqlState == "55P03")
             queuedWork.signal()
             logger.info("file ingestion interrupted; it is queued again", metadata: ["file": "\(file.id)", "error": "\(error)"])
             return true

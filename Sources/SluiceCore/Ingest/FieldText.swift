@@ -1,12 +1,12 @@
+import SluiceCommon
+
 /// Byte-level parsing of field text into COPY-ready text, one function per schema type family.
 ///
 /// Inputs are trimmed of surrounding spaces and tabs by the caller. Failures carry a
 /// ``RecordRejection/Code`` and a message; the validator adds the field name.
 enum FieldText {
-    struct Failure: Error {
-        let code: String
-        let message: String
-    }
+    /// A value that is not of its type, with one of `RecordRejection.Code`'s codes.
+    typealias Failure = CodedFailure<RecordRejection.Code>
 
     typealias Bytes = UnsafeBufferPointer<UInt8>
 

@@ -30,7 +30,7 @@ extension FileIngestor {
                                                 withIntermediateDirectories: true)
         let spool = try SpoolFile(path: spoolPath, limit: Int64(limits.maximumInflatedBytes))
         do {
-            let result = try runner.run(inputPath: inputPath, fileID: file.id, onOutput: spool.write)
+            let result = try runner.run(inputPath: inputPath, fileID: file.id, shouldStop: shouldStop, onOutput: spool.write)
             try spool.close()
             if let error = result.error {
                 throw AppFailure(error: error, diagnostics: Self.diagnostics(result), run: result.outcome.rawValue)

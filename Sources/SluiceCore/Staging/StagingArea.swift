@@ -1,42 +1,44 @@
 import Dispatch
 import Foundation
 
-/// The on-disk layout of staged uploads, rooted at `<dataDirectory>/staging`:
+/// The on-disk layout of staged uploads, rooted at the staging directory (`<dataDirectory>/staging` by
+/// default; one directory, a shared volume, for every instance on one database):
 ///
-///     <tenant>/in/.tmp-<id>          an upload being received (hidden from listings)
-///     <tenant>/in/<id>-<name>        a complete upload awaiting ingestion
-///     <tenant>/out/                  files produced for the tenant
+///     <tenant>/in/.tmp-<id>.<instance>   an upload being received by that instance (hidden from listings)
+///     <tenant>/in/<id>-<name>            a complete upload awaiting ingestion
+///     <tenant>/out/                      files produced for the tenant
 ///
 /// Tenant ids must be slugs (`^[a-z][a-z0-9_-]{0,62}$`) and upload ids `[A-Za-z0-9_-]{1,64}`, so
 /// no path can leave the staging root. Methods that touch the disk run on a private serial queue,
-/// except ``sweepTemporaryFiles()``, meant for startup.
+/// except ``sweepTemporaryFiles(keeping:legacyGrace:)``, meant for startup.
 public struct StagingArea: Sendable {
     /// The prefix of files still being received.
     public static let temporaryPrefix = ".tmp-"
 
-    /// `<dataDirectory>/staging`.
+    /// The staging directory.
     public let root: String
+    /// The instance whose uploads this area writes (named in their temporary files).
+    public let instance: String
     private let queue = DispatchQueue(label: "sluice.staging-area")
 
-    public init(dataDirectory: String) {
-        self.root = (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "/staging"
+    /// The default staging directory: `<dataDirectory>/staging`.
+    public static func defaultRoot(dataDirectory: String) -> String {
+        (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "/staging"
     }
 
-    /// Whether `tenant` is a valid tenant slug.
-    public static func isValidTenant(_ tenant: String) -> Bool {
-        let bytes = Array(tenant.utf8)
-        guard (1...63).contains(bytes.count), (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0]) else {
-            return false
-        }
-        return bytes.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
+    /// `instance` is kept to `[A-Za-z0-9._-]` (anything else becomes `_`) in file names.
+    public init(root: String, instance: String) {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.instance = String(instance.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar))
+                ? Character(scalar) : "_"
+        })
     }
+
 
     /// `<root>/<tenant>`; throws `invalid_tenant` for anything but a slug.
     public func tenantDirectory(_ tenant: String) throws(StagingError) -> String {
-        guard Self.isValidTenant(tenant) else {
+        guard TenantDefinition.isValidID(tenant) else {
             throw StagingError(code: StagingError.Code.invalidTenant, message: "invalid tenant id \"\(tenant.prefix(80))\"")
         }
         return "\(root)/\(tenant)"
@@ -56,9 +58,9 @@ public struct StagingArea: Sendable {
         return path
     }
 
-    /// `<root>/<tenant>/in/.tmp-<id>`.
+    /// `<root>/<tenant>/in/.tmp-<id>.<instance>`.
     public func temporaryPath(tenant: String, id: String) throws(StagingError) -> String {
-        try "\(tenantDirectory(tenant))/in/\(Self.temporaryPrefix)\(validated(id: id))"
+        try "\(tenantDirectory(tenant))/in/\(Self.temporaryPrefix)\(validated(id: id)).\(instance)"
     }
 
     /// `<root>/<tenant>/in/<id>-<sanitizedName>`; `sanitizedName` must come from ``FileNameSanitizer``.
@@ -69,14 +71,24 @@ public struct StagingArea: Sendable {
         return try "\(tenantDirectory(tenant))/in/\(validated(id: id))-\(sanitizedName)"
     }
 
-    /// Removes every `.tmp-*` file from every tenant's `in/` and returns their paths. Blocking:
-    /// run it at startup, before accepting uploads, to clean up after a crash.
-    public func sweepTemporaryFiles() throws(StagingError) -> [String] {
+    /// Removes the temporary files of uploads that can no longer finish, and returns their paths: those of
+    /// instances not in `liveInstances` (every instance on the database writes here), and those named in the
+    /// older way without an instance once `legacyGrace` has passed since they were written. Blocking: run it
+    /// at startup.
+    public func sweepTemporaryFiles(keeping liveInstances: Set<String>, legacyGrace: TimeInterval) throws(StagingError) -> [String] {
         var removed: [String] = []
-        for tenant in try Self.entries(of: root) where Self.isValidTenant(tenant) {
+        let now = Date().timeIntervalSince1970
+        for tenant in try Self.entries(of: root) where TenantDefinition.isValidID(tenant) {
             let directory = "\(root)/\(tenant)/in"
             for name in try Self.entries(of: directory) where name.hasPrefix(Self.temporaryPrefix) {
                 let path = "\(directory)/\(name)"
+                let rest = name.dropFirst(Self.temporaryPrefix.count)
+                if let dot = rest.firstIndex(of: ".") {
+                    guard !liveInstances.contains(String(rest[rest.index(after: dot)...])) else { continue }
+                } else {
+                    var info = stat()
+                    guard stat(path, &info) == 0, now - Double(info.st_mtim.tv_sec) > legacyGrace else { continue }
+                }
                 guard unlink(path) == 0 || errno == ENOENT else { throw StagingError.io("unlink", path, errno: errno) }
                 removed.append(path)
             }
@@ -106,21 +118,8 @@ public struct StagingArea: Sendable {
         }
     }
 
-    /// The names of the complete files in the tenant's `in/` (hidden files excluded), sorted.
-    public func listFiles(tenant: String) async throws(StagingError) -> [String] {
-        let path = try tenantDirectory(tenant) + "/in"
-        return try await BlockingIO.run(on: queue) { () throws(StagingError) in
-            try Self.entries(of: path).filter { !$0.hasPrefix(".") }.sorted()
-        }
-    }
-
     private func validated(id: String) throws(StagingError) -> String {
-        let valid = (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        guard valid else {
+        guard FileID.isValid(id) else {
             throw StagingError(code: StagingError.Code.invalidName, message: "invalid upload id \"\(id.prefix(80))\"")
         }
         return id

@@ -100,7 +100,7 @@ public final class StagingFileWriter: Sendable {
                 close(descriptor)
                 state.phase = .finished
                 let digest = state.hasher.finalize()
-                return StagedFile(path: state.path, size: self.bytesWritten, sha256: Self.hex(digest))
+                return StagedFile(path: state.path, size: self.bytesWritten, sha256: hex(digest))
             }
         }
     }
@@ -184,16 +184,5 @@ public final class StagingFileWriter: Sendable {
         guard descriptor >= 0 else { throw StagingError.io("open", directory, errno: errno) }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw StagingError.io("fsync", directory, errno: errno) }
-    }
-
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var result: [UInt8] = []
-        result.reserveCapacity(SHA256.Digest.byteCount * 2)
-        for byte in digest {
-            result.append(digits[Int(byte >> 4)])
-            result.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: result, as: UTF8.self)
     }
 }

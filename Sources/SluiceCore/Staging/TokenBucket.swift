@@ -66,7 +66,7 @@ public final class TokenBucket: Sendable {
     private func refill(_ state: inout State, now: Duration) {
         guard now > state.updated else { return }
         let elapsed = now - state.updated
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.secondsValue
         state.tokens = min(burst, state.tokens + seconds * bytesPerSecond)
         state.updated = now
     }

@@ -2,59 +2,76 @@ import Foundation
 import Logging
 import SluiceStore
 
-/// Restores the staging invariant after a crash: a file is visible exactly when its ledger row exists.
-/// Partial uploads (temporary files) and files renamed into place whose transaction never committed
-/// are removed; ledger rows whose pending file vanished are marked failed.
+/// Restores the staging invariant after a crash — a file is visible exactly when its ledger row exists —
+/// removing only what is provably dead, since other live instances share the staging directory:
+/// temporary files of instances whose heartbeat has expired, and files renamed into place whose ledger
+/// row still does not exist ``unrecordedGrace`` after they were written (their transaction never
+/// committed; a publication in progress commits within seconds). A pending file whose staged copy is
+/// missing is left to the queue, which retries it (on any instance) before it fails.
 public struct StagingRecovery: Sendable {
+    /// How long a staged file without a ledger row is left alone.
+    public static let unrecordedGrace: TimeInterval = 600
+
     private let pool: PostgresConnectionPool
     private let staging: StagingArea
+    private let instanceExpiry: Duration
     private let logger: Logger
 
-    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger) {
+    /// `instanceExpiry`: an instance whose heartbeat is older is dead (``InstanceHeartbeat/expiry``).
+    public init(pool: PostgresConnectionPool, staging: StagingArea, instanceExpiry: Duration, logger: Logger) {
         self.pool = pool
         self.staging = staging
+        self.instanceExpiry = instanceExpiry
         self.logger = logger
+    }
+
+    /// Runs again every `instanceExpiry` until cancelled: what a crashed instance left is removed once its
+    /// heartbeat has expired, not only when some instance starts.
+    public func runPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: instanceExpiry)
+            guard !Task.isCancelled else { return }
+            do {
+                let removed = try await run()
+                if !removed.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(removed)"]) }
+            } catch {
+                logger.warning("staging recovery failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Returns the paths it removed.
     public func run() async throws -> [String] {
-        let rows = try await pool.query(
-            "SELECT id, tenant_id, stored_name, state FROM sluice.files WHERE state <> 'deleted'")
+        let live = Set(try await pool.query(
+            "SELECT id FROM sluice.instances WHERE last_seen > now() - make_interval(secs => $1)",
+            [.init(instanceExpiry.secondsValue)]).compactMap { try $0.decode(String.self, "id") })
+        // The directory is listed after the ledger is read: a file published in between is younger than the grace.
+        let rows = try await pool.query("SELECT id, tenant_id, stored_name FROM sluice.files WHERE state <> 'deleted'")
         var known = Set<String>()
-        var pending: [(id: String, path: String)] = []
         for row in rows {
             guard let id = try row.decode(String.self, "id"), let tenant = try row.decode(String.self, "tenant_id"),
                   let name = try row.decode(String.self, "stored_name") else { continue }
-            let path = try staging.finalPath(tenant: tenant, id: id, sanitizedName: name)
-            known.insert(path)
-            if ["received", "queued", "ingesting"].contains(try row.decode(String.self, "state") ?? "") {
-                pending.append((id, path))
-            }
+            known.insert(try staging.finalPath(tenant: tenant, id: id, sanitizedName: name))
         }
         let staging = staging
-        let pendingPaths = pending
         let knownPaths = known
         // File-system work stays off the cooperative pool.
-        let (removed, missing) = try await runOnDedicatedThread(name: "sluice-staging-recovery") { () throws -> ([String], [String]) in
-            var removed = try staging.sweepTemporaryFiles()
+        return try await runOnDedicatedThread(name: "sluice-staging-recovery") { () throws -> [String] in
+            var removed = try staging.sweepTemporaryFiles(keeping: live.union([staging.instance]), legacyGrace: Self.unrecordedGrace)
             let manager = FileManager.default
-            for tenant in (try? manager.contentsOfDirectory(atPath: staging.root)) ?? [] where StagingArea.isValidTenant(tenant) {
+            let now = Date()
+            for tenant in (try? manager.contentsOfDirectory(atPath: staging.root)) ?? [] where TenantDefinition.isValidID(tenant) {
                 let inbox = try staging.tenantDirectory(tenant) + "/in"
                 for name in (try? manager.contentsOfDirectory(atPath: inbox)) ?? []
                 where !name.hasPrefix(".") && !knownPaths.contains(inbox + "/" + name) {
-                    try? manager.removeItem(atPath: inbox + "/" + name)
-                    removed.append(inbox + "/" + name)
+                    let path = inbox + "/" + name
+                    guard let written = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                          now.timeIntervalSince(written) > Self.unrecordedGrace else { continue }
+                    try? manager.removeItem(atPath: path)
+                    removed.append(path)
                 }
             }
-            return (removed, pendingPaths.filter { !manager.fileExists(atPath: $0.path) }.map(\.id))
+            return removed
         }
-        for id in missing {
-            _ = try await pool.execute("""
-                UPDATE sluice.files SET state = 'failed', state_changed_at = now(), error = 'the staged file is missing'
-                WHERE id = $1
-                """, [.init(id)])
-            logger.error("staged file missing", metadata: ["file": "\(id)"])
-        }
-        return removed
     }
 }

@@ -2,7 +2,7 @@ import CSubprocess
 import Foundation
 
 /// One started external app: the leader of its own process group, and the parent's ends of its
-/// stdout and stderr pipes. Used by one thread from start to ``supervise(deadline:onStdout:)``.
+/// stdout and stderr pipes. Used by one thread from start to ``supervise(deadline:shouldStop:onStdout:)``.
 struct ExternalAppProcess {
     /// How the process ended, and the first bytes of its standard error.
     struct Termination {
@@ -73,13 +73,16 @@ struct ExternalAppProcess {
     ///
     /// If `onStdout` throws, the group is killed and reaped and the error rethrown. Output still
     /// buffered after the process exited is delivered; after a timeout it is discarded.
+    /// Waits for the process until it exits or `deadline` passes; `shouldStop` (checked at least every 100 ms)
+    /// ends the run at once, killing the group and throwing `CancellationError` (a service shutting down).
     mutating func supervise(
-        deadline: ContinuousClock.Instant, onStdout: ([UInt8]) throws -> Void
+        deadline: ContinuousClock.Instant, shouldStop: () -> Bool = { false }, onStdout: ([UInt8]) throws -> Void
     ) throws -> Termination {
         defer { closePipes() }
         var timedOut = false
         do {
             while csubprocess_has_exited(pid) == 0 {
+                if shouldStop() { throw CancellationError() }
                 let now = ContinuousClock.now
                 if now >= deadline {
                     timedOut = true

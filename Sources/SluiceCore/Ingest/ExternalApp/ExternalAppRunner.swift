@@ -41,7 +41,9 @@ public struct ExternalAppRunner: Sendable {
     /// Throws `app_not_found` or `app_start_failed` when the app cannot be started, and rethrows what
     /// `onOutput` throws (after killing the app). A failing app is not an error: see the result's
     /// ``ExternalAppResult/outcome`` and ``ExternalAppResult/error``.
-    public func run(inputPath: String, fileID: String, onOutput: ([UInt8]) throws -> Void) throws -> ExternalAppResult {
+    /// `shouldStop` ends the run early (see ``ExternalAppProcess/supervise(deadline:shouldStop:onStdout:)``).
+    public func run(inputPath: String, fileID: String, shouldStop: () -> Bool = { false },
+                    onOutput: ([UInt8]) throws -> Void) throws -> ExternalAppResult {
         let start = ContinuousClock.now
         let program = try resolveProgram()
         var environment = [
@@ -55,7 +57,7 @@ public struct ExternalAppRunner: Sendable {
                 program: program, arguments: command, environment: environment, directory: sourcePath,
                 resources: resources, stderrCapacity: Self.stderrCapacity)
             let termination = try process.supervise(
-                deadline: start + .seconds(resources.timeoutSeconds), onStdout: output == .stdout ? onOutput : { _ in })
+                deadline: start + .seconds(resources.timeoutSeconds), shouldStop: shouldStop, onStdout: output == .stdout ? onOutput : { _ in })
             let succeeded = termination.exitStatus == 0 && !termination.timedOut
             let files: [String] = if let outputDirectory, succeeded { try Self.regularFiles(in: outputDirectory) } else { [] }
             let result = ExternalAppResult(
@@ -115,11 +117,7 @@ public struct ExternalAppRunner: Sendable {
 
     /// ``outputDirectory(fileID:)``, once `fileID` is known to be an upload id (`[A-Za-z0-9_-]{1,64}`).
     private func validated(fileID: String) throws(ServiceError) -> String {
-        let valid = (1...64).contains(fileID.utf8.count) && fileID.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        guard valid else { throw ServiceError(.invalid, "invalid_file_id", "invalid file id \"\(fileID.prefix(80))\"") }
+        guard FileID.isValid(fileID) else { throw ServiceError(.invalid, "invalid_file_id", "invalid file id \"\(fileID.prefix(80))\"") }
         return outputDirectory(fileID: fileID)
     }
 

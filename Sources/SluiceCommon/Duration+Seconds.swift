@@ -1,6 +1,6 @@
 extension Duration {
     /// The duration in seconds, with its fraction.
-    var secondsValue: Double {
+    public var secondsValue: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
