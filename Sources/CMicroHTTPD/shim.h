@@ -79,16 +79,16 @@ static inline int CMicroHTTPD_connection_suspended(struct MHD_Connection *connec
     return info != NULL && info->suspended == MHD_YES;
 }
 
-/// Probes a socket libmicrohttpd is not watching (its connection is suspended) without blocking or
-/// consuming anything: returns 1 when the connection failed or the peer shut down its sending side,
-/// with the bytes still waiting to be read in `*waiting`; 0 while the peer can still send.
+/// Probes a connection's socket without blocking or consuming anything: returns 2 when the connection
+/// failed or was hung up, 1 when the peer shut down its sending side (with the bytes still waiting to be
+/// read in `*waiting`), 0 while the peer can still send.
 /// (`ioctl` is variadic, and `POLLRDHUP` needs `_GNU_SOURCE`: neither is usable from Swift.)
 static inline int CMicroHTTPD_peer_hung_up(int fd, long long *waiting)
 {
     struct pollfd descriptor = { .fd = fd, .events = POLLIN | 0x2000 /* POLLRDHUP */, .revents = 0 };
     *waiting = 0;
     if (poll(&descriptor, 1, 0) != 1) return 0;
-    if (descriptor.revents & (POLLERR | POLLHUP | POLLNVAL)) return 1;
+    if (descriptor.revents & (POLLERR | POLLHUP | POLLNVAL)) return 2;
     if (!(descriptor.revents & 0x2000)) return 0;
     int pending = 0;
     if (ioctl(fd, FIONREAD, &pending) == 0) *waiting = pending;

@@ -13,9 +13,15 @@ public struct InstanceHeartbeat: Sendable {
     private let interval: Duration
     private let logger: Logger
 
-    /// An instance whose heartbeat is older than this is taken for dead (its uploads in progress can no
-    /// longer finish): six beats.
-    public var expiry: Duration { interval * 6 }
+    /// An instance whose heartbeat is older than six of its beats is taken for dead (its uploads in progress
+    /// can no longer finish); each instance records its interval, so others judge it by its own.
+    public static let beatsToExpiry = 6
+    public var expiry: Duration { interval * Self.beatsToExpiry }
+
+    public static let migration = PostgresMigration(version: 7, name: "heartbeat intervals", sql: """
+        ALTER TABLE sluice.instances ADD COLUMN heartbeat_seconds double precision;
+        COMMENT ON COLUMN sluice.instances.heartbeat_seconds IS 'Seconds between the instance''s heartbeats: it is dead after six missed';
+        """)
 
     /// A new id for this process: host, pid and a random tail.
     public static func makeInstanceID() -> String {
@@ -34,9 +40,10 @@ public struct InstanceHeartbeat: Sendable {
     /// instances' recovery never takes this one's uploads in progress for dead.
     public func beat() async throws {
         _ = try await pool.execute("""
-            INSERT INTO sluice.instances (id, hostname, pid, version) VALUES ($1, $2, $3, $4)
+            INSERT INTO sluice.instances (id, hostname, pid, version, heartbeat_seconds) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (id) DO UPDATE SET last_seen = now()
-            """, [.init(instanceID), .init(ProcessInfo.processInfo.hostName), .init(Int(getpid())), .init(version)])
+            """, [.init(instanceID), .init(ProcessInfo.processInfo.hostName), .init(Int(getpid())), .init(version),
+                  .init(interval.secondsValue)])
     }
 
     /// Beats until the task is cancelled, then removes the instance row.

@@ -67,6 +67,7 @@ public enum PlatformSchema {
             COMMENT ON COLUMN sluice.tenants.deleting_since IS 'Set while the tenant is being deleted: gone for uploads, claims and the API';
             """),
         StagingBinding.migration,
+        InstanceHeartbeat.migration,
     ]
 
     /// A migrator for the platform schema.

@@ -161,8 +161,10 @@ final class Exchange: Sendable {
             // Until the request completes (which waits for this lock), the socket is still this connection's.
             guard body != nil, !state.completed, !state.bodyFinished, !state.abortRequested, socket >= 0 else { return nil }
             var waiting: Int64 = 0
-            let hungUp = CMicroHTTPD_peer_hung_up(socket, &waiting) == 1
-                && (contentLength.map { Int(waiting) < $0 - state.bytesReceived } ?? (waiting == 0))
+            let probe = CMicroHTTPD_peer_hung_up(socket, &waiting)
+            // After a half-close, a body of known length can tell whether the rest is still waiting; a chunked
+            // one cannot (its end may sit in libmicrohttpd's buffer), so only a failed connection counts there.
+            let hungUp = probe == 2 || (probe == 1 && contentLength.map { Int(waiting) < $0 - state.bytesReceived } == true)
             guard hungUp, state.hangUpSeenAt == state.bytesReceived else {
                 state.hangUpSeenAt = hungUp ? state.bytesReceived : nil
                 return nil

@@ -83,11 +83,13 @@ public final class HTTPServer: Sendable {
         core.abortInFlight()
         // A resume takes effect on the worker thread's next turn, and MHD_stop_daemon aborts the process
         // if it finds a connection still suspended: wait for every aborted connection to leave that state.
-        let resumeDeadline = ContinuousClock.now + .seconds(5)
-        while core.suspendedCount > 0 && ContinuousClock.now < resumeDeadline {
+        // New requests on kept-alive connections are refused from now on (see `begin`), and what suspended
+        // meanwhile is aborted again; the process's forced exit bounds a wait that would never end.
+        core.stopWatchdog()
+        while core.suspendedCount > 0 {
+            core.abortInFlight()
             try? await Task.sleep(for: .milliseconds(5))
         }
-        core.stopWatchdog()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             // MHD_stop_daemon joins the worker threads: keep that off the cooperative pool.
             DispatchQueue.global().async {
@@ -109,6 +111,7 @@ private struct DaemonHandle: @unchecked Sendable {
 /// The watchdog's timer source (dispatch sources are thread-safe; the protocol is not marked `Sendable`).
 private struct WatchdogTimer: @unchecked Sendable {
     let source: any DispatchSourceTimer
+    let queue: DispatchQueue
 }
 
 /// State shared by the libmicrohttpd callbacks of one server.
@@ -153,7 +156,8 @@ final class ServerCore: Sendable {
 
     /// Probes suspended connections for clients that left mid-body (see ``Exchange/abandonIfClientLeft()``).
     func startWatchdog() {
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "sluice.http.watchdog"))
+        let queue = DispatchQueue(label: "sluice.http.watchdog")
+        let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = DispatchTimeInterval.milliseconds(max(10, Int(configuration.disconnectCheckSeconds * 1000)))
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
         timer.setEventHandler { [weak self] in
@@ -164,14 +168,17 @@ final class ServerCore: Sendable {
             }
         }
         timer.resume()
-        watchdog.withLock { $0 = WatchdogTimer(source: timer) }
+        watchdog.withLock { $0 = WatchdogTimer(source: timer, queue: queue) }
     }
 
+    /// Stops the watchdog and waits for a probe in progress (it may resume a connection).
     func stopWatchdog() {
-        watchdog.withLock { timer in
-            timer?.source.cancel()
-            timer = nil
+        let stopped = watchdog.withLock { timer in
+            defer { timer = nil }
+            return timer
         }
+        stopped?.source.cancel()
+        stopped?.queue.sync {}
     }
 
     /// Builds the exchange for a new request and decides how it will be answered: with an immediate
@@ -203,6 +210,12 @@ final class ServerCore: Sendable {
                 let exchange = Exchange(connection: handle, method: method, routeTemplate: route.template,
                                         headers: headers, remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
                 return (exchange, handler(request))
+            case .streaming where shuttingDown.load(ordering: .relaxed):
+                // A request on a kept-alive connection after shutdown began: no new handler may start.
+                let exchange = Exchange(connection: handle, method: method, routeTemplate: route.template,
+                                        headers: headers, remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
+                return (exchange, HTTPError(status: 503, code: "shutting_down", message: "the server is shutting down",
+                                            headers: ["Connection": "close", "Retry-After": "1"]).response)
             case .streaming(let handler):
                 let exchange = Exchange(connection: handle, method: method, routeTemplate: route.template,
                                         headers: headers, remoteAddress: remote, streamsBody: true,

@@ -23,7 +23,7 @@ final class DataDirectoryLock: Sendable {
             close(descriptor)
             let holder = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw ServiceError(.conflict, "data_dir_in_use", """
-                another sluice serve (pid \(holder.isEmpty ? "?" : holder)) runs the embedded PostgreSQL in \(directory); \
+                another sluice process (pid \(holder.isEmpty ? "?" : holder)) runs the embedded PostgreSQL in \(directory); \
                 use that one, or start this one with its own --data-dir, or with --database-url (and the same --staging-dir) \
                 to share that store
                 """)

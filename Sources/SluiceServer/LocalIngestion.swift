@@ -23,9 +23,14 @@ public struct LocalIngestion: Sendable {
     public func run(tenant: String, paths: [String], force: Bool) async throws -> [FileRecord] {
         var cluster: EmbeddedPostgres?
         var connectionString = configuration.store.databaseURL ?? ""
+        // While a `serve` holds the data directory, its cluster is used and never stopped; otherwise this run
+        // holds it, so no `serve` can start on a cluster this run will stop.
+        var lock: DataDirectoryLock?
+        defer { lock?.release() }
         if configuration.store.databaseURL == nil {
             let embedded = try SluiceService.embeddedCluster(configuration, logger: logger)
-            if !(try await runOnDedicatedThread(name: "sluice.store.embedded") { embedded.isRunning }) { cluster = embedded }
+            lock = try? DataDirectoryLock(directory: configuration.dataDirectory)
+            if lock != nil, !(try await runOnDedicatedThread(name: "sluice.store.embedded") { embedded.isRunning }) { cluster = embedded }
             connectionString = try await embedded.start()
         }
         let pool = PostgresConnectionPool(connectionString: connectionString,

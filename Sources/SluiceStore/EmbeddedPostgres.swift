@@ -242,8 +242,12 @@ public struct EmbeddedPostgres: Sendable {
             guard let setfacl = Subprocess.which("setfacl") else {
                 throw PostgresError(code: .clusterFailed, message: fix)
             }
-            let outcome = try Subprocess.run(setfacl, ["-m", "u:\(user):x", directory])
-            guard outcome.succeeded else {
+            // An existing mask is kept (-n): recomputing it could widen what other named entries allow.
+            let hasMask = (try? Subprocess.run(Subprocess.which("getfacl") ?? "/usr/bin/getfacl", ["-c", directory]))?
+                .output.contains("mask::") == true
+            let outcome = try Subprocess.run(setfacl, (hasMask ? ["-n"] : []) + ["-m", "u:\(user):x", directory])
+            guard outcome.succeeded,
+                  try Subprocess.run(runuser, ["-u", user, "--", "/usr/bin/test", "-x", directory]).succeeded else {
                 throw PostgresError(code: .clusterFailed, message: fix, context: outcome.output)
             }
             configuration.logger.info("granted \(user) search permission (only) on \(directory) with an ACL entry")

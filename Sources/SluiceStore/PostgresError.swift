@@ -74,9 +74,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isCardinalityViolation: Bool { sqlState == "21000" }
 
     /// Whether retrying the same work later may well succeed: a deadlock or serialization failure
-    /// (class `40`), a lock timeout (`55P03`), a lost or refused connection, or no pooled connection in time.
+    /// (class `40`), a lock timeout (`55P03`), the server shutting down, restarting or out of connections
+    /// (`57P01`–`57P03`, `53300`), a lost or refused connection, or no pooled connection in time.
     public var isTransient: Bool {
-        sqlStateClass == "40" || sqlStateClass == "08" || sqlState == "55P03"
+        sqlStateClass == "40" || sqlStateClass == "08" || ["55P03", "57P01", "57P02", "57P03", "53300"].contains(sqlState ?? "")
             || code == .connectionFailed || code == .poolTimeout || code == .poolClosed
     }
 

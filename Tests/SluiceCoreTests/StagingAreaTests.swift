@@ -137,7 +137,7 @@ struct StagingAreaTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let area = StagingArea(root: directory.path + "/staging", instance: "me")
-        #expect(try area.sweepTemporaryFiles(keeping: ["me"], legacyGrace: 600) == [])
+        #expect(try area.sweepTemporaryFiles(keeping: ["me"], quiet: 0, legacyGrace: 600) == [])
         var leftovers: [String] = []
         for tenant in ["acme", "globex"] {
             let inDirectory = try await area.inDirectory(tenant)
@@ -148,7 +148,7 @@ struct StagingAreaTests {
             _ = try await area.outDirectory(tenant)
             #expect(FileManager.default.createFile(atPath: "\(try area.tenantDirectory(tenant))/out/.tmp-9", contents: nil))
         }
-        #expect(try area.sweepTemporaryFiles(keeping: ["me", "alive"], legacyGrace: 600) == leftovers.sorted())
+        #expect(try area.sweepTemporaryFiles(keeping: ["me", "alive"], quiet: 0, legacyGrace: 600) == leftovers.sorted())
         for path in leftovers { #expect(!exists(path)) }
         #expect(exists(area.root + "/acme/in/.tmp-f2.me") && exists(area.root + "/acme/in/.tmp-f3.alive"))
         #expect(exists(area.root + "/acme/in/.tmp-f4"), "a recent file named without an instance stays")
@@ -157,7 +157,7 @@ struct StagingAreaTests {
         #expect(exists(area.root + "/acme/out/.tmp-9"))
         let old = Date().addingTimeInterval(-700)
         try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: area.root + "/acme/in/.tmp-f4")
-        #expect(try area.sweepTemporaryFiles(keeping: ["me"], legacyGrace: 600).sorted()
+        #expect(try area.sweepTemporaryFiles(keeping: ["me"], quiet: 0, legacyGrace: 600).sorted()
             == [area.root + "/acme/in/.tmp-f3.alive", area.root + "/acme/in/.tmp-f4", area.root + "/globex/in/.tmp-f3.alive"])
 
         try await area.removeTenant("acme")

@@ -25,6 +25,10 @@ extension FileIngestor {
         let file = claim.file
         let runner = try self.runner(for: file)
         let inputPath = try staging.finalPath(tenant: file.tenant, id: file.id, sanitizedName: file.storedName)
+        // Missing here, it may be there for another instance: the queue retries it (the app must not fail it).
+        guard FileManager.default.fileExists(atPath: inputPath) else {
+            throw ServiceError(.unavailable, "staged_file_missing", "the staged file \(inputPath) cannot be opened")
+        }
         let spoolPath = runner.outputDirectory(fileID: file.id) + ".stdout"
         try FileManager.default.createDirectory(atPath: (spoolPath as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)

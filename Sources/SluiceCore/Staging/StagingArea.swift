@@ -10,7 +10,7 @@ import Foundation
 ///
 /// Tenant ids must be slugs (`^[a-z][a-z0-9_-]{0,62}$`) and upload ids `[A-Za-z0-9_-]{1,64}`, so
 /// no path can leave the staging root. Methods that touch the disk run on a private serial queue,
-/// except ``sweepTemporaryFiles(keeping:legacyGrace:)``, meant for startup.
+/// except ``sweepTemporaryFiles(keeping:quiet:legacyGrace:)``, for recovery.
 public struct StagingArea: Sendable {
     /// The prefix of files still being received.
     public static let temporaryPrefix = ".tmp-"
@@ -26,10 +26,15 @@ public struct StagingArea: Sendable {
         (dataDirectory.hasSuffix("/") ? String(dataDirectory.dropLast()) : dataDirectory) + "/staging"
     }
 
-    /// `instance` is kept to `[A-Za-z0-9._-]` (anything else becomes `_`) in file names.
+    /// `instance` is kept to `[A-Za-z0-9._-]` in file names (see ``fileNameSafe(_:)``).
     public init(root: String, instance: String) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
-        self.instance = String(instance.unicodeScalars.map { scalar -> Character in
+        self.instance = Self.fileNameSafe(instance)
+    }
+
+    /// An instance id as its temporary files name it: anything but `[A-Za-z0-9._-]` becomes `_`.
+    public static func fileNameSafe(_ instance: String) -> String {
+        String(instance.unicodeScalars.map { scalar -> Character in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar))
                 ? Character(scalar) : "_"
         })
@@ -72,10 +77,11 @@ public struct StagingArea: Sendable {
     }
 
     /// Removes the temporary files of uploads that can no longer finish, and returns their paths: those of
-    /// instances not in `liveInstances` (every instance on the database writes here), and those named in the
-    /// older way without an instance once `legacyGrace` has passed since they were written. Blocking: run it
-    /// at startup.
-    public func sweepTemporaryFiles(keeping liveInstances: Set<String>, legacyGrace: TimeInterval) throws(StagingError) -> [String] {
+    /// instances not in `liveInstances` (file-name-safe ids; every instance on the database writes here) not
+    /// written to for `quiet` seconds, and those named in the older way without an instance once
+    /// `legacyGrace` has passed since they were written. Blocking: keep it off the cooperative pool.
+    public func sweepTemporaryFiles(keeping liveInstances: Set<String>, quiet: TimeInterval,
+                                    legacyGrace: TimeInterval) throws(StagingError) -> [String] {
         var removed: [String] = []
         let now = Date().timeIntervalSince1970
         for tenant in try Self.entries(of: root) where TenantDefinition.isValidID(tenant) {
@@ -83,12 +89,10 @@ public struct StagingArea: Sendable {
             for name in try Self.entries(of: directory) where name.hasPrefix(Self.temporaryPrefix) {
                 let path = "\(directory)/\(name)"
                 let rest = name.dropFirst(Self.temporaryPrefix.count)
-                if let dot = rest.firstIndex(of: ".") {
-                    guard !liveInstances.contains(String(rest[rest.index(after: dot)...])) else { continue }
-                } else {
-                    var info = stat()
-                    guard stat(path, &info) == 0, now - Double(info.st_mtim.tv_sec) > legacyGrace else { continue }
-                }
+                let dot = rest.firstIndex(of: ".")
+                if let dot, liveInstances.contains(String(rest[rest.index(after: dot)...])) { continue }
+                var info = stat()
+                guard stat(path, &info) == 0, now - Double(info.st_mtim.tv_sec) > (dot == nil ? legacyGrace : quiet) else { continue }
                 guard unlink(path) == 0 || errno == ENOENT else { throw StagingError.io("unlink", path, errno: errno) }
                 removed.append(path)
             }

@@ -48,6 +48,13 @@ public struct StagingBinding: Sendable {
             switch (found, bound) {
             case (.some(let marker), .some(let expected)) where marker == expected:
                 return
+            case (.some(let marker), .none)
+                where try connection.query("SELECT current_database() AS name").first?.decode(String.self, "name") == marker.database:
+                throw ServiceError(.conflict, "staging_mismatch", """
+                    the staging directory \(root) is bound to a database "\(marker.database)" (staging id \(marker.id)), but this \
+                    database has no record of a staging directory: if it is this database and its first start did not \
+                    finish, remove \(root)/\(Self.markerName); otherwise give each database its own --staging-dir
+                    """)
             case (.some(let marker), _):
                 throw ServiceError(.conflict, "staging_mismatch", """
                     the staging directory \(root) belongs to another database (database "\(marker.database)", staging id \

@@ -28,7 +28,11 @@ public struct TenantService: Sendable {
                 ON CONFLICT (id) DO NOTHING RETURNING created_at, updated_at
                 """, [.init(definition.id), .init(definition.displayName), .init(json), .init(source)])
             guard let row = inserted.first else {
-                throw ServiceError(.conflict, "tenant_exists", "a tenant \"\(definition.id)\" already exists")
+                let deleting = try connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1 AND deleting_since IS NOT NULL",
+                                                    [.init(definition.id)]).isEmpty == false
+                throw deleting
+                    ? ServiceError(.conflict, "tenant_deleting", "the tenant \"\(definition.id)\" is being deleted: repeat the DELETE, then create it")
+                    : ServiceError(.conflict, "tenant_exists", "a tenant \"\(definition.id)\" already exists")
             }
             for statement in statements { _ = try connection.execute(statement) }
             try Self.insertKey(key, tenant: definition.id, on: connection)
@@ -48,7 +52,7 @@ public struct TenantService: Sendable {
         let json = try Self.encode(definition)
         return try await pool.withTransaction { connection -> TenantRecord in
             let current = try connection.query(
-                "SELECT definition::text AS definition, created_at FROM sluice.tenants WHERE id = $1 FOR UPDATE",
+                "SELECT definition::text AS definition, created_at FROM sluice.tenants WHERE id = $1 AND deleting_since IS NULL FOR UPDATE",
                 [.init(definition.id)])
             guard let row = current.first, let stored = try row.decode(String.self, "definition") else {
                 throw ServiceError.tenantNotFound(definition.id)
@@ -106,14 +110,22 @@ public struct TenantService: Sendable {
         }
         stopLocalWork(id)
         try await pool.withTransaction { connection in
-            let ended = try connection.query("""
-                SELECT count(pg_terminate_backend(l.pid))::int AS n
-                FROM pg_locks l, (SELECT hashtextextended($1, 0) AS k) lock
-                WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
-                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND l.classid::bigint = (lock.k >> 32) & 4294967295 AND l.objid::bigint = lock.k & 4294967295
-                """, [.init(Self.ingestLock(id))]).first?.decode(Int.self, "n") ?? 0
-            if ended > 0 { logger.info("ended the store sessions ingesting a deleted tenant", metadata: ["tenant": "\(id)", "sessions": "\(ended)"]) }
+            // An ingest that looked the tenant up before it was marked may take the lock after a round: a few
+            // rounds end those too, and the blocking wait after them is for sessions already ending.
+            for _ in 0..<5 {
+                let taken = try connection.query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS taken",
+                                                 [.init(Self.ingestLock(id))]).first?.decode(Bool.self, "taken") == true
+                if taken { break }
+                let ended = try connection.query("""
+                    SELECT count(pg_terminate_backend(l.pid))::int AS n
+                    FROM pg_locks l, (SELECT hashtextextended($1, 0) AS k) lock
+                    WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND l.pid <> pg_backend_pid()
+                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                      AND l.classid::bigint = (lock.k >> 32) & 4294967295 AND l.objid::bigint = lock.k & 4294967295
+                    """, [.init(Self.ingestLock(id))]).first?.decode(Int.self, "n") ?? 0
+                logger.info("ended the store sessions ingesting a tenant being deleted", metadata: ["tenant": "\(id)", "sessions": "\(ended)"])
+                Thread.sleep(forTimeInterval: 0.05)
+            }
             _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.ingestLock(id))])
             _ = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
             _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
@@ -132,7 +144,8 @@ public struct TenantService: Sendable {
     public func rotateKey(_ id: String) async throws -> String {
         let key = APIKey.generate()
         try await pool.withTransaction { connection in
-            guard try !connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1 FOR UPDATE", [.init(id)]).isEmpty else {
+            guard try !connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1 AND deleting_since IS NULL FOR UPDATE",
+                                        [.init(id)]).isEmpty else {
                 throw ServiceError.tenantNotFound(id)
             }
             _ = try connection.execute("DELETE FROM sluice.api_keys WHERE tenant_id = $1", [.init(id)])
@@ -170,6 +183,9 @@ public struct TenantService: Sendable {
                 } catch let error as ServiceError where error.code == "tenant_exists" {
                     // Another instance starting at the same time created it from the same file.
                     continue
+                } catch let error as ServiceError where error.code == "tenant_deleting" {
+                    logger.warning("a configured tenant is still being deleted: repeat its DELETE, and restart to create it again",
+                                   metadata: ["tenant": "\(definition.definition.id)", "file": "\(file)"])
                 }
             }
         }

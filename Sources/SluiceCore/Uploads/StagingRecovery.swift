@@ -42,36 +42,40 @@ public struct StagingRecovery: Sendable {
 
     /// Returns the paths it removed.
     public func run() async throws -> [String] {
-        let live = Set(try await pool.query(
-            "SELECT id FROM sluice.instances WHERE last_seen > now() - make_interval(secs => $1)",
-            [.init(instanceExpiry.secondsValue)]).compactMap { try $0.decode(String.self, "id") })
-        // The directory is listed after the ledger is read: a file published in between is younger than the grace.
-        let rows = try await pool.query("SELECT id, tenant_id, stored_name FROM sluice.files WHERE state <> 'deleted'")
-        var known = Set<String>()
-        for row in rows {
-            guard let id = try row.decode(String.self, "id"), let tenant = try row.decode(String.self, "tenant_id"),
-                  let name = try row.decode(String.self, "stored_name") else { continue }
-            known.insert(try staging.finalPath(tenant: tenant, id: id, sanitizedName: name))
-        }
+        // Each instance is judged by its own heartbeat interval (the observer's for rows from before it was kept).
+        let live = Set(try await pool.query("""
+            SELECT id FROM sluice.instances
+            WHERE last_seen > now() - make_interval(secs => $1 * coalesce(heartbeat_seconds, $2))
+            """, [.init(InstanceHeartbeat.beatsToExpiry), .init(instanceExpiry.secondsValue / Double(InstanceHeartbeat.beatsToExpiry))])
+            .compactMap { try $0.decode(String.self, "id") }.map(StagingArea.fileNameSafe))
         let staging = staging
-        let knownPaths = known
-        // File-system work stays off the cooperative pool.
-        return try await runOnDedicatedThread(name: "sluice-staging-recovery") { () throws -> [String] in
-            var removed = try staging.sweepTemporaryFiles(keeping: live.union([staging.instance]), legacyGrace: Self.unrecordedGrace)
+        let quiet = instanceExpiry.secondsValue
+        // File-system work stays off the cooperative pool; the ledger is asked only about old unrecorded-looking files.
+        let (removed, candidates) = try await runOnDedicatedThread(name: "sluice-staging-recovery") {
+            () throws -> ([String], [(id: String, path: String)]) in
+            let removed = try staging.sweepTemporaryFiles(keeping: live.union([staging.instance]), quiet: quiet,
+                                                          legacyGrace: Self.unrecordedGrace)
             let manager = FileManager.default
             let now = Date()
+            var candidates: [(id: String, path: String)] = []
             for tenant in (try? manager.contentsOfDirectory(atPath: staging.root)) ?? [] where TenantDefinition.isValidID(tenant) {
                 let inbox = try staging.tenantDirectory(tenant) + "/in"
-                for name in (try? manager.contentsOfDirectory(atPath: inbox)) ?? []
-                where !name.hasPrefix(".") && !knownPaths.contains(inbox + "/" + name) {
+                for name in (try? manager.contentsOfDirectory(atPath: inbox)) ?? [] where !name.hasPrefix(".") {
                     let path = inbox + "/" + name
-                    guard let written = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                    guard let id = name.split(separator: "-", maxSplits: 1).first.map(String.init), FileID.isValid(id),
+                          let written = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
                           now.timeIntervalSince(written) > Self.unrecordedGrace else { continue }
-                    try? manager.removeItem(atPath: path)
-                    removed.append(path)
+                    candidates.append((id, path))
                 }
             }
-            return removed
+            return (removed, candidates)
         }
+        guard !candidates.isEmpty else { return removed }
+        let recorded = Set(try await pool.query("SELECT id FROM sluice.files WHERE id = ANY($1::text[]) AND state <> 'deleted'",
+                                                [.init("{" + candidates.map(\.id).joined(separator: ",") + "}")])
+            .compactMap { try $0.decode(String.self, "id") })
+        let unrecorded = candidates.filter { !recorded.contains($0.id) }.map(\.path)
+        try await staging.removeFiles(unrecorded)
+        return removed + unrecorded
     }
 }
