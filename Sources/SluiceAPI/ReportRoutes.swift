@@ -33,12 +33,18 @@ public struct ReportRoutes: Sendable {
         ]
     }
 
-    /// `from` and `to` as ISO-8601 times; the last 24 hours by default.
+    /// The times a window may name: PostgreSQL's `timestamptz` goes from 4713 BC, but years before 1 (and
+    /// the calendar change before 1583) do not survive the round trip; nothing Sluice stores is older.
+    static let earliest = Date(timeIntervalSince1970: -12_212_553_600)  // 1583-01-01T00:00:00Z
+    static let latest = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
+
+    /// `from` and `to` as ISO-8601 times between 1583 and 9999; the last 24 hours by default.
     private static func window(_ request: HTTPRequest) throws -> (Date, Date) {
         func parse(_ name: String) throws -> Date? {
             guard let text = request.query[name] else { return nil }
-            guard let date = try? Date(text, strategy: .iso8601) else {
-                throw HTTPError.badRequest("invalid_time", "\(name) must be an ISO-8601 time such as 2026-11-21T00:00:00Z")
+            guard let date = try? Date(text, strategy: .iso8601), (earliest...latest).contains(date) else {
+                throw HTTPError.badRequest("invalid_time",
+                                           "\(name) must be an ISO-8601 time from 1583 to 9999, such as 2026-11-21T00:00:00Z")
             }
             return date
         }

@@ -67,14 +67,14 @@ import Testing
         let validator = RecordValidator(schema: schema)
         let mapping = CSVHeaderMapping(positionalFor: schema)
         #expect(code(validator.validate(csvFields: [[0x61, 0xFF]], mapping: mapping).map { $0[0] }) == "invalid_utf8")
-        #expect(code(validator.validate(csvFields: [[0x61, 0x00]], mapping: mapping).map { $0[0] }) == "invalid_utf8")
+        #expect(code(validator.validate(csvFields: [[0x61, 0x00]], mapping: mapping).map { $0[0] }) == "invalid_text")
         #expect(throws: RecordRejection.self) { try JSONRecordDecoder.decode([0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x22, 0x7D]) }
         #expect(code(validator.validate(json: [0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x22, 0x7D]).map { $0[0] }) == "invalid_utf8")
         // Non-ASCII text longer than the eight-byte fast check, valid and broken.
         #expect(try json("\"0123456789 é 0123456789\"", .string) == .success("0123456789 é 0123456789"))
         #expect(code(validator.validate(json: Array("{\"s\":\"0123456789".utf8) + [0xE9] + Array("0123456789\"}".utf8)).map { $0[0] })
                 == "invalid_utf8")
-        #expect(code(try json("\"a\\u0000b\"", .string)) == "invalid_utf8")
+        #expect(code(try json("\"a\\u0000b\"", .string)) == "invalid_text")
     }
 
     @Test func emptyCellsAndNullsUseDefaultsThenNullThenReject() throws {

@@ -91,6 +91,22 @@ import Testing
         }
     }
 
+    /// A YAML alias bomb: nine anchors nested nine deep name 9⁹ values in 2 KB. Its expansion is bounded, so
+    /// the answer is one problem, at once, in little memory (it grew to gigabytes before).
+    @Test func aliasBombsAndDeepNestingAreRefusedWithoutExpandingThem() {
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+        var yaml = "id: t1\nbomb:\n  a: &a [x, x, x, x, x, x, x, x, x]\n"
+        for (previous, name) in zip(names, names.dropFirst()) {
+            yaml += "  \(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        let problems = TenantFixtures.problems(yaml: yaml)
+        #expect(problems.count == 1, "\(problems.prefix(3))")
+        #expect(problems.first?.contains("expands to more than 100000 values") == true, "\(problems.prefix(3))")
+
+        let deep = "id: t1\nnested: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n"
+        #expect(TenantFixtures.problems(yaml: deep).first?.contains("nests deeper than 64 levels") == true)
+    }
+
     @Test func malformedDocumentsAreProblemsToo() {
         #expect(TenantFixtures.problems(yaml: "id: [unclosed").first?.hasPrefix("(document): invalid YAML") == true)
         #expect(TenantFixtures.problems(yaml: "- a\n- b") == ["(document): must be an object, not an array"])

@@ -6,6 +6,33 @@ import Testing
 
 /// Uploaded files flowing through the batch ingest engine into tenant tables.
 @Suite struct IngestTests {
+    /// A raw NUL in one row (in a CSV field, or outside a JSON string) rejects that row and keeps the rest;
+    /// before, the rejected row's raw text failed the COPY into the rejects, and with it the whole file.
+    @Test func aNULByteRejectsItsRowOnly() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("nul"), contentType: "application/yaml")
+            var csv = "sensor,at,value,note\n"
+            for row in 0..<2_000 { csv += "s\(row),1700000000000,1.5,n\n" }
+            csv += "bad,1700000000000,1.5,a\u{0}b\n"
+            let file = try await sluice.uploadAndWait("nul", key: key, name: "a.csv", csv).file
+            #expect(file["state"] as? String == "partial", "\(file)")
+            #expect(file["rows_ingested"] as? Int == 2_000)
+            let id = try #require(file["id"] as? String)
+            let rejects = try await sluice.send("GET", "/api/v1/tenants/nul/files/\(id)/rejects", token: key).json()
+            let reject = try #require((rejects["rejects"] as? [[String: Any]])?.first)
+            #expect(reject["reason"] as? String == "invalid_text")
+            #expect((reject["raw"] as? String)?.contains("a\u{FFFD}b") == true, "\(reject)")
+
+            var ndjson = ""
+            for row in 0..<2_000 { ndjson += "{\"sensor\": \"j\(row)\", \"at\": 1700000000000, \"value\": 1}\n" }
+            ndjson += "{\"sensor\": \"bad\", \u{0}\"at\": 1}\n"
+            let json = try await sluice.uploadAndWait("nul", key: key, name: "b.ndjson", ndjson).file
+            #expect(json["state"] as? String == "partial", "\(json)")
+            #expect(json["rows_ingested"] as? Int == 2_000)
+            #expect((json["error"] as? String)?.contains("SQL") != true)
+        }
+    }
+
     /// A file whose ingests keep dying (here: five expired leases, as if the process crashed each time) is not
     /// leased forever: the next claim fails it with `too_many_attempts` and its last error, and a replay retries it.
     @Test func aFileTakenTooOftenFailsAndCanBeReplayed() async throws {

@@ -8,6 +8,35 @@ import Testing
     static let admin = InProcessSluice.adminToken
     static let yaml = "application/yaml"
 
+    /// A 2 KB YAML alias bomb answers 422 at once, and the service stays ready (it grew to 14 GB before).
+    @Test func aYAMLAliasBombIsRefusedAtOnce() async throws {
+        try await InProcessSluice.with { sluice in
+            var yaml = "id: bomb\nx:\n  a: &a [x, x, x, x, x, x, x, x, x]\n"
+            let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            for (previous, name) in zip(names, names.dropFirst()) {
+                yaml += "  \(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+            }
+            let response = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin,
+                                                 headers: [("Content-Type", Self.yaml)], body: .bytes(Array(yaml.utf8)))
+            #expect(response.status == 422, "\(response.text.prefix(300))")
+            #expect(response.errorCode == "invalid_tenant_definition")
+            #expect(response.text.count < 2_000, "one problem, not the expansion")
+            #expect(try await sluice.client.get("/readyz").status == 200)
+        }
+    }
+
+    /// Times outside what the store keeps answer 400 invalid_time (year 1 answered 500 before).
+    @Test func reportWindowsOutOfRangeAreRefused() async throws {
+        try await InProcessSluice.with { sluice in
+            for query in ["from=0001-01-01T00:00:00Z", "to=10000-01-01T00:00:00Z", "from=yesterday"] {
+                let response = try await sluice.send("GET", "/api/v1/reports/summary?\(query)", token: Self.admin)
+                #expect(response.status == 400, "\(query): \(response.text)")
+                #expect(response.errorCode == "invalid_time")
+            }
+            #expect(try await sluice.send("GET", "/api/v1/reports/summary?from=2026-01-01T00:00:00Z", token: Self.admin).status == 200)
+        }
+    }
+
     @Test func createGetListReplaceRotateAndDelete() async throws {
         try await InProcessSluice.with { sluice in
             let created = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin, headers: [("Content-Type", Self.yaml)],

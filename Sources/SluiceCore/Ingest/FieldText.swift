@@ -55,7 +55,7 @@ enum FieldText {
             throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text is not valid UTF-8")
         }
         guard !text.contains(0) else {
-            throw Failure(code: RecordRejection.Code.invalidUTF8, message: "the text contains NUL, which PostgreSQL cannot store")
+            throw Failure(code: RecordRejection.Code.invalidText, message: "the text contains NUL, which PostgreSQL cannot store")
         }
     }
 

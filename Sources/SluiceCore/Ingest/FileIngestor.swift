@@ -169,9 +169,9 @@ struct FileIngestor: Sendable {
                 pass.outcome.rowsRejected += 1
                 pass.outcome.rejectedByReason[rejection.code, default: 0] += 1
                 if pass.rejects.count < Self.maximumStoredRejects {
-                    pass.rejects.append(Reject(number: record.number, line: record.line, field: rejection.field,
-                                               reason: rejection.code, message: rejection.message,
-                                               raw: record.raw.map { String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self) }))
+                    pass.rejects.append(Reject(number: record.number, line: record.line, field: rejection.field.map(Self.storable),
+                                               reason: rejection.code, message: Self.storable(rejection.message),
+                                               raw: record.raw.map { Self.storable(String(decoding: $0.prefix(Self.maximumRawBytes), as: UTF8.self)) }))
                 }
             }
             try source { bytes in try records.feed(bytes, take) }
@@ -179,6 +179,12 @@ struct FileIngestor: Sendable {
             try writer.write(rows)
         }
         return pass
+    }
+
+    /// `text` as PostgreSQL can store it: a rejected record's raw text may hold NUL, which it cannot (the whole
+    /// file failed on it); each becomes U+FFFD, as invalid UTF-8 already does.
+    static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? String(text.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) }) : text
     }
 
     private func storeRejects(_ rejects: [Reject], of file: FileRecord, on connection: PostgresConnection) throws {

@@ -10,6 +10,8 @@ public struct RecordRejection: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidDate = "invalid_date"
         public static let invalidTimestamp = "invalid_timestamp"
         public static let invalidUTF8 = "invalid_utf8"
+        /// Text PostgreSQL cannot store: a NUL character.
+        public static let invalidText = "invalid_text"
         public static let wrongType = "wrong_type"
         public static let malformedRecord = "malformed_record"
         public static let fieldCountMismatch = "field_count_mismatch"
