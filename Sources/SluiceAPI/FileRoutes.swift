@@ -36,9 +36,10 @@ public struct FileRoutes: Sendable {
                 try await answering {
                     let tenant = request.pathParameter("tenant")
                     try await auth.requireTenant(request, tenant)
-                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
-                    let files = try await uploads.files(tenant: tenant, limit: limit, state: request.query["state"],
-                                                        before: request.query["before"])
+                    let limit = try request.integer("limit", in: 1...1000, default: 100)
+                    let state = try request.choice("state", of: FileRecord.states)
+                    let before = try request.token("before", "a file id (the next cursor of a listing)", isValid: FileID.isValid)
+                    let files = try await uploads.files(tenant: tenant, limit: limit, state: state, before: before)
                     return .json(FileList(files: files.map { FileBody(file: $0, duplicate: nil) },
                                           next: files.count == limit ? files.last?.id : nil))
                 }
@@ -63,9 +64,9 @@ public struct FileRoutes: Sendable {
                 try await answering {
                     let tenant = request.pathParameter("tenant")
                     try await auth.requireTenant(request, tenant)
-                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
-                    let page = try await rejects.page(tenant: tenant, fileID: request.pathParameter("id"),
-                                                      after: Int(request.query["after"] ?? "") ?? 0, limit: limit)
+                    let limit = try request.integer("limit", in: 1...1000, default: 100)
+                    let after = try request.integer("after", in: 0...Int.max, default: 0)
+                    let page = try await rejects.page(tenant: tenant, fileID: request.pathParameter("id"), after: after, limit: limit)
                     return .json(RejectPage(rejects: page, next: page.count == limit ? page.last?.recordNumber : nil))
                 }
             }),

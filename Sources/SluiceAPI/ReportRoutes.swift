@@ -19,7 +19,7 @@ public struct ReportRoutes: Sendable {
                     let tenant = request.pathParameter("tenant")
                     try await auth.requireTenant(request, tenant)
                     let (from, to) = try Self.window(request)
-                    let limit = min(max(Int(request.query["limit"] ?? "") ?? 100, 1), 1000)
+                    let limit = try request.integer("limit", in: 1...1000, default: 100)
                     return .json(["reports": try await reports.list(tenant: tenant, from: from, to: to, limit: limit)])
                 }
             }),

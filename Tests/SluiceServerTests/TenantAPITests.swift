@@ -37,6 +37,29 @@ import Testing
         }
     }
 
+    /// Parameters that are present but wrong are named in a 400, never ignored; missing things are 404s.
+    @Test func badParametersAndMissingThingsAnswerClearly() async throws {
+        try await InProcessSluice.with { sluice in
+            let key = try await sluice.createTenant(tenantYAML("params"), contentType: Self.yaml)
+            for query in ["limit=-1", "limit=abc", "limit=1001", "state=done", "before=../x"] {
+                let response = try await sluice.send("GET", "/api/v1/tenants/params/files?\(query)", token: key)
+                #expect(response.status == 400, "\(query): \(response.text)")
+                #expect(response.errorCode == "invalid_parameter")
+                let name = String(query.prefix { $0 != "=" })
+                #expect(response.text.contains(name), "the answer names \(name): \(response.text)")
+            }
+            #expect(try await sluice.send("GET", "/api/v1/tenants/params/files/f1/rejects?after=-3", token: key).errorCode
+                    == "invalid_parameter")
+            #expect(try await sluice.send("GET", "/api/v1/tenants/params/reports?limit=0", token: key).errorCode == "invalid_parameter")
+            #expect(try await sluice.send("GET", "/api/v1/tenants/params/files?limit=5&state=queued", token: key).status == 200)
+
+            let missing = try await sluice.send("GET", "/api/v1/tenants/nobody/files", token: Self.admin)
+            #expect(missing.status == 404 && missing.errorCode == "tenant_not_found", "\(missing.text)")
+            let replay = try await sluice.send("POST", "/api/v1/tenants/params/files/f0000000000000000000000000/replay", token: key)
+            #expect(replay.status == 404 && replay.errorCode == "file_not_found", "\(replay.text)")
+        }
+    }
+
     @Test func createGetListReplaceRotateAndDelete() async throws {
         try await InProcessSluice.with { sluice in
             let created = try await sluice.send("POST", "/api/v1/tenants", token: Self.admin, headers: [("Content-Type", Self.yaml)],

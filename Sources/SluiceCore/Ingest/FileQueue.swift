@@ -165,7 +165,8 @@ public struct FileQueue: Sendable {
             RETURNING \(FileRecord.columns)
             """, [.init(tenant), .init(fileID)])
         guard let row = rows.first else {
-            throw ServiceError(.conflict, "not_replayable", "file \"\(fileID)\" does not exist or is not finished")
+            _ = try await FileRecord.fetch(tenant: tenant, id: fileID, pool: pool)  // 404 file_not_found if it does not exist
+            throw ServiceError(.conflict, "not_replayable", "file \"\(fileID)\" is not finished")
         }
         return try FileRecord(row: row)
     }

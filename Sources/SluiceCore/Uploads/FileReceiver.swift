@@ -146,9 +146,9 @@ final class FileReceiver {
 }
 
 /// Upload ids: sortable by arrival (millisecond time first), unguessable (random tail).
-enum FileID {
+public enum FileID {
     /// Whether `id` can be an upload id, `[A-Za-z0-9_-]{1,64}`: safe in a path, never `..`.
-    static func isValid(_ id: String) -> Bool {
+    public static func isValid(_ id: String) -> Bool {
         (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")

@@ -33,6 +33,9 @@ public struct FileRecord: Sendable, Encodable, Equatable {
         case rowsRejected = "rows_rejected"
     }
 
+    /// Every state a file can be in, as listings filter by it.
+    public static let states = ["received", "queued", "ingesting", "succeeded", "failed", "partial", "deleted"]
+
     /// The ledger columns `init(row:)` reads.
     static let columns = """
         id, tenant_id, original_name, stored_name, format, compressed, size, sha256, state, received_at, \
