@@ -23,6 +23,32 @@ typedef struct CMicroHTTPD_Options {
     unsigned int listen_backlog;
 } CMicroHTTPD_Options;
 
+/// Decodes `%HH` escapes in a URI path or argument in place, as libmicrohttpd's default does, except those
+/// of control characters (`%00`–`%1F`, `%7F`), which stay escaped: decoded, `%00` would cut the C string
+/// the handler sees (`/tenants/a%00/files` answered for tenant `a`). Sluice refuses such paths.
+static inline size_t CMicroHTTPD_unescape_keeping_controls(void *cls, struct MHD_Connection *connection, char *text)
+{
+    (void) cls; (void) connection;
+    char *out = text;
+    for (const char *in = text; *in != '\0'; in++) {
+        int high = -1, low = -1;
+        if (in[0] == '%' && in[1] != '\0' && in[2] != '\0') {
+            char h = in[1], l = in[2];
+            high = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            low = l >= '0' && l <= '9' ? l - '0' : l >= 'a' && l <= 'f' ? l - 'a' + 10 : l >= 'A' && l <= 'F' ? l - 'A' + 10 : -1;
+        }
+        int value = high >= 0 && low >= 0 ? high * 16 + low : -1;
+        if (value >= 0x20 && value != 0x7F) {
+            *out++ = (char) value;
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return (size_t) (out - text);
+}
+
 /// `MHD_start_daemon` is variadic and therefore unavailable in Swift: this wrapper passes the
 /// options as an `MHD_OPTION_ARRAY`, including the callbacks and their context pointer.
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
@@ -40,6 +66,7 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, (intptr_t) options->listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) completed, context },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) notify, context },
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) CMicroHTTPD_unescape_keeping_controls, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
     return MHD_start_daemon(flags, port, accept_policy, context, handler, context,

@@ -188,6 +188,11 @@ final class ServerCore: Sendable {
         let headers = connectionValues(connection, kind: .HEADER_KIND)
         let remote = ipAddressString(CMicroHTTPD_client_address(connection))
         let handle = ConnectionHandle(pointer: connection)
+        if let refusal = Self.refusal(path: url, headers: headers) {
+            let exchange = Exchange(connection: handle, method: method, routeTemplate: "unmatched", headers: headers,
+                                    remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
+            return (exchange, refusal.response)
+        }
         switch router.match(method: method, path: url) {
         case .notFound:
             let exchange = Exchange(connection: handle, method: method, routeTemplate: "unmatched", headers: headers,
