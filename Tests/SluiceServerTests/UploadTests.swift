@@ -51,6 +51,7 @@ import Testing
             #expect(try form.json()["size"] as? Int == other.count)
             #expect(try form.json()["name"] as? String == "readings.csv")
 
+
             let list = try await sluice.send("GET", "/api/v1/tenants/acme/files", token: key)
             #expect((try list.json()["files"] as? [[String: Any]])?.count == 2)
             let firstPage = try await sluice.send("GET", "/api/v1/tenants/acme/files?limit=1", token: key)
@@ -69,6 +70,17 @@ import Testing
             #expect(metrics.contains("sluice_upload_duration_seconds_count{tenant=\"acme\"} 2"))
             #expect(metrics.contains("sluice_storage_quota_usage_ratio{tenant=\"acme\"}"))
             #expect(metrics.contains("sluice_ingest_queue_oldest_age_seconds{tenant=\"acme\"}"))
+
+            // A second file part is refused, not dropped; a multipart type without a boundary is malformed.
+            var two = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.csv\"\r\n\r\n".utf8) + other
+            two += Array("\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.csv\"\r\n\r\n".utf8) + other
+            two += Array("\r\n--\(boundary)--\r\n".utf8)
+            let twice = try await sluice.send("POST", "/api/v1/tenants/acme/files", token: key,
+                                              headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: .bytes(two))
+            #expect(twice.status == 400 && twice.errorCode == "one_file_per_upload", "\(twice.text)")
+            let unbounded = try await sluice.send("POST", "/api/v1/tenants/acme/files", token: key,
+                                                  headers: [("Content-Type", "multipart/form-data")], body: .bytes(multipart))
+            #expect(unbounded.status == 400 && unbounded.errorCode == "malformed_multipart", "\(unbounded.text)")
         }
     }
 

@@ -57,6 +57,9 @@ public struct UploadService: Sendable {
         let definition = try await tenants.get(request.tenant).definition
         let constraints = definition.constraints
         let boundary = request.contentType.flatMap { MultipartParser.boundary(fromContentType: $0) }
+        if boundary == nil, request.contentType?.lowercased().hasPrefix("multipart/") == true {
+            throw ServiceError(.invalid, "malformed_multipart", "the multipart Content-Type has no boundary parameter")
+        }
         if let length = request.contentLength,
            length > Int(constraints.maxFileSizeBytes) + (boundary == nil ? 0 : Self.multipartOverhead) {
             throw ServiceError(.tooLarge, "file_too_large",
@@ -127,11 +130,13 @@ public struct UploadService: Sendable {
             for event in events {
                 switch event {
                 case .partBegin(let headers):
-                    if !sawFile, let fileName = headers.filename {
-                        try receiver.begin(fileName: fileName)
-                        inFilePart = true
-                        sawFile = true
+                    guard let fileName = headers.filename else { continue }
+                    guard !sawFile else {
+                        throw ServiceError(.invalid, "one_file_per_upload", "the multipart body has more than one file part; upload each file on its own")
                     }
+                    try receiver.begin(fileName: fileName)
+                    inFilePart = true
+                    sawFile = true
                 case .partData(let bytes):
                     if inFilePart { try await receiver.receive(bytes) }
                 case .partEnd:
