@@ -6,6 +6,28 @@ import Testing
 
 /// Uploaded files flowing through the batch ingest engine into tenant tables.
 @Suite struct IngestTests {
+    /// A gzip file within the inflation ratio but inflating past the tenant's `max_file_size` fails with the
+    /// limit named, and nothing of it is loaded (only a global 64 GiB bounded it before: 10 GB went in).
+    @Test func aGzipFileInflatingPastTheTenantsFileSizeFails() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("small", constraints: "constraints: {max_file_size: 2MiB}"),
+                                                    contentType: "application/yaml")
+            var text = "sensor,at,value,note\n"
+            var generator = SystemRandomNumberGenerator()
+            while text.utf8.count < 6 << 20 {
+                text += "s\(UInt32.random(in: 0 ... .max, using: &generator)),1700000000000,\(UInt16.random(in: 0 ... .max, using: &generator)).5,n\n"
+            }
+            let compressed = try Gzip.compress(Array(text.utf8))
+            #expect(compressed.count < 2 << 20 && text.utf8.count / compressed.count < 200)
+            let response = try await sluice.send("POST", "/api/v1/tenants/small/files?name=big.csv.gz", token: key, body: .bytes(compressed))
+            let id = try #require(try response.json()["id"] as? String, "\(response.text)")
+            let file = try await sluice.finished("small", id, key: key)
+            #expect(file["state"] as? String == "failed", "\(file)")
+            #expect((file["error"] as? String)?.contains("2097152") == true, "the limit is named: \(file)")
+            #expect(try sluice.query("SELECT count(*)::int AS n FROM small.readings").first?.decode(Int.self, "n") == 0)
+        }
+    }
+
     /// A raw NUL in one row (in a CSV field, or outside a JSON string) rejects that row and keeps the rest;
     /// before, the rejected row's raw text failed the COPY into the rejects, and with it the whole file.
     @Test func aNULByteRejectsItsRowOnly() async throws {

@@ -362,11 +362,16 @@ public final class BatchIngestManager: Sendable {
         return false
     }
 
+    /// An ingestor for one ingest starting now. A file's inflated size is bounded by the tenant's
+    /// `max_file_size` and storage quota as well as the global limit (a 62 MB gzip of one repeated row
+    /// inflated to 10 GB before), and its load by the tenant's `timeout_seconds`.
     private func makeIngestor(_ definition: TenantDefinition, followsUpload: Bool = false) -> FileIngestor {
-        FileIngestor(definition: definition, staging: staging,
-                     limits: .init(maximumInflatedBytes: configuration.maximumInflatedBytes,
-                                   maximumRatio: configuration.maximumInflationRatio),
-                     shouldStop: { [self] in stopping.load(ordering: .relaxed) }, followsUpload: followsUpload)
+        let constraints = definition.constraints
+        let inflated = min(configuration.maximumInflatedBytes, constraints.maxFileSizeBytes, constraints.storageQuotaBytes)
+        return FileIngestor(definition: definition, staging: staging,
+                            limits: .init(maximumInflatedBytes: inflated, maximumRatio: configuration.maximumInflationRatio),
+                            shouldStop: { [self] in stopping.load(ordering: .relaxed) }, followsUpload: followsUpload,
+                            deadline: .now + .seconds(definition.serviceAgreement.resources.timeoutSeconds))
     }
 
     /// Accounts for a committed file.

@@ -25,6 +25,8 @@ struct FileIngestor: Sendable {
     /// Whether this ingest follows an upload (``ArrivingFile``): its rows are written before the file is in
     /// the ledger, where claims cannot see them, so it runs only while no other ingest of the tenant does.
     var followsUpload = false
+    /// When a load still running fails the file with `ingest_timeout` (the tenant's `timeout_seconds`).
+    var deadline: ContinuousClock.Instant = .now + .seconds(600)
 
     /// What one file produced.
     struct Outcome: Sendable {
@@ -147,10 +149,16 @@ struct FileIngestor: Sendable {
             var records = RecordStream(definition: definition, format: format, pipeline: pipeline)
             var rows = CopyTextRows()
             // Copied out so that the per-row closure captures neither `self` nor the whole file record.
-            let fileID = file.id, shouldStop = shouldStop
+            let fileID = file.id, shouldStop = shouldStop, deadline = deadline
+            let timeout = definition.serviceAgreement.resources.timeoutSeconds
             func take(_ record: RecordStream.Record, _ row: ValidatedRow) throws {
                 pass.outcome.rowsTotal += 1
-                if pass.outcome.rowsTotal % 4096 == 0, shouldStop() { throw CancellationError() }
+                if pass.outcome.rowsTotal % 4096 == 0 {
+                    if shouldStop() { throw CancellationError() }
+                    if ContinuousClock.now > deadline {
+                        throw ServiceError(.tooLarge, "ingest_timeout", "the ingest ran longer than \(timeout) s (timeout_seconds) and was stopped")
+                    }
+                }
                 guard let rejection = record.rejection else {
                     row.encode(into: &rows)
                     rows.append(fileID)
