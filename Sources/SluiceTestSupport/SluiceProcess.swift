@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,9 +8,20 @@ import Glibc
 public final class SluiceProcess: @unchecked Sendable {
     // `process` is only touched by the test that owns this value.
     public let process: Process
-    public let port: UInt16
     public let logFile: String
     public var client: TestHTTPClient { TestHTTPClient(port: port) }
+    private let boundPort = Mutex<UInt16?>(nil)
+
+    /// The port the process bound (it listens on port 0, so no two processes of a parallel run can pick the
+    /// same one and a test talk to another test's server): read from its log once it is serving, 0 before.
+    public var port: UInt16 {
+        if let port = boundPort.withLock({ $0 }) { return port }
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP server listening") }),
+              let range = line.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = UInt16(line[range].split(separator: ":").last ?? "") else { return 0 }
+        boundPort.withLock { $0 = port }
+        return port
+    }
 
     /// The `sluice` binary built next to the test bundle (`swift build --build-tests` builds both).
     public static var executable: String {
@@ -22,12 +34,11 @@ public final class SluiceProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw TestClientError("\(Self.executable) is missing: build with `swift build --build-tests` before `swift test`")
         }
-        port = try freePort()
-        logFile = NSTemporaryDirectory() + "sluice-\(port)-\(UUID().uuidString.prefix(6)).log"
+        logFile = NSTemporaryDirectory() + "sluice-\(UUID().uuidString.prefix(12)).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)"] + arguments
+        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardError = log
@@ -40,7 +51,7 @@ public final class SluiceProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw TestClientError("sluice exited early:\n\(log)") }
-            if let response = try? await client.get("/readyz"), response.status == 200 { return }
+            if port != 0, let response = try? await client.get("/readyz"), response.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw TestClientError("sluice was not ready within \(timeout):\n\(log)")
@@ -67,21 +78,4 @@ public final class SluiceProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: logFile)
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-public func freePort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-        }
-    }
-    guard bound else { throw TestClientError("no free port") }
-    return UInt16(bigEndian: address.sin_port)
 }
