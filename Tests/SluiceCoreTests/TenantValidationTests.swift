@@ -107,6 +107,18 @@ import Testing
         #expect(TenantFixtures.problems(yaml: deep).first?.contains("nests deeper than 64 levels") == true)
     }
 
+    /// Problems quote at most a little of the input: a 200 KB name or a parser's message quoting the whole
+    /// document used to come back whole in the 422.
+    @Test func problemsEchoLittleOfTheInput() {
+        let long = String(repeating: "x", count: 200_000)
+        let problems = TenantFixtures.problems(yaml: "id: \(long)\n")
+        #expect(!problems.isEmpty && problems.allSatisfy { $0.count <= TenantDefinitionError.maximumProblemLength + 1 }, "\(problems.map(\.count))")
+        let broken = TenantFixtures.problems(yaml: "id: [" + String(repeating: "a, ", count: 100_000) + "\n: : :")
+        #expect(broken.allSatisfy { $0.count <= TenantDefinitionError.maximumProblemLength + 1 })
+        let many = TenantDefinitionError(problems: (0..<500).map { "p\($0): bad" })
+        #expect(many.problems.count == 101 && many.problems.last == "… and 400 more problems")
+    }
+
     @Test func malformedDocumentsAreProblemsToo() {
         #expect(TenantFixtures.problems(yaml: "id: [unclosed").first?.hasPrefix("(document): invalid YAML") == true)
         #expect(TenantFixtures.problems(yaml: "- a\n- b") == ["(document): must be an object, not an array"])

@@ -20,9 +20,18 @@ public struct TenantDefinitionError: Error, CustomStringConvertible, Sendable, E
     /// Every problem found, each `path: message`, e.g. `schema.fields[3].type: unknown type "integer"`.
     public var problems: [String]
 
+    /// Problems kept, and characters kept of each: a problem may quote the input (a parser's message quotes
+    /// the document), and an answer must not echo hundreds of kilobytes back.
+    public static let maximumProblems = 100
+    public static let maximumProblemLength = 300
+
     public init(code: Code = .invalidTenantDefinition, problems: [String]) {
         self.code = code
-        self.problems = problems
+        var kept = problems.prefix(Self.maximumProblems).map { problem in
+            problem.count <= Self.maximumProblemLength ? problem : problem.prefix(Self.maximumProblemLength) + "…"
+        }
+        if problems.count > Self.maximumProblems { kept.append("… and \(problems.count - Self.maximumProblems) more problems") }
+        self.problems = kept
     }
 
     public var description: String {
