@@ -76,12 +76,12 @@ public struct FileQueue: Sendable {
         try await self.lease(owner: owner, lease: lease, exclusive: true, candidate: """
             WITH busy AS (
                 SELECT tenant_id, count(*) AS n FROM sluice.files
-                WHERE state = 'ingesting' AND lease_expires_at > now() GROUP BY tenant_id
+                WHERE state = 'ingesting' AND lease_expires_at > statement_timestamp() GROUP BY tenant_id
             ), candidate AS (
                 SELECT f.id FROM sluice.files f
                 JOIN sluice.tenants t ON t.id = f.tenant_id
                 LEFT JOIN busy b ON b.tenant_id = f.tenant_id
-                WHERE (f.state = 'queued' OR (f.state = 'ingesting' AND f.lease_expires_at <= now()))
+                WHERE (f.state = 'queued' OR (f.state = 'ingesting' AND f.lease_expires_at <= statement_timestamp()))
                   AND t.deleting_since IS NULL
                   AND coalesce(b.n, 0) < greatest(1, coalesce((t.definition #>> '{service_agreement,resources,concurrency}')::int, 1))
                 ORDER BY coalesce(b.n, 0), f.received_at, f.id
@@ -114,9 +114,9 @@ public struct FileQueue: Sendable {
         let sql = """
             \(candidate)
             UPDATE sluice.files f
-            SET state = 'ingesting', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-                attempts = f.attempts + 1, queued_at = coalesce(f.queued_at, now()), ingest_started_at = now(),
-                state_changed_at = now()
+            SET state = 'ingesting', lease_owner = $1, lease_expires_at = statement_timestamp() + make_interval(secs => $2),
+                attempts = f.attempts + 1, queued_at = coalesce(f.queued_at, statement_timestamp()), ingest_started_at = statement_timestamp(),
+                state_changed_at = statement_timestamp()
             FROM candidate WHERE f.id = candidate.id
             RETURNING \(FileRecord.columns.split(separator: ",").map { "f." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")),
                       f.queued_at, f.ingest_started_at
@@ -126,7 +126,8 @@ public struct FileQueue: Sendable {
             guard exclusive else { return try connection.query(sql, values) }
             return try connection.withTransaction { connection in
                 _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.claimLock)])
-                // Read committed: this statement's snapshot is taken after the lock, so it sees every earlier claim.
+                // Read committed: this statement's snapshot is taken after the lock, so it sees every earlier claim; its
+                // times are the statement's (statement_timestamp()), not the transaction's, which began before the wait.
                 return try connection.query(sql, values)
             }
         }
