@@ -65,14 +65,6 @@ import Testing
         return connection
     }
 
-    private func waitUntil(_ what: String, seconds: Int = 30, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TestClientError("timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     @Test func aClientLeavingWhileItsHandlerWaitsElsewhereEndsTheHandlerAtOnce() async throws {
         try await withServer { server, client, observed in
             // More than the body buffer (256 KiB): the transport stops reading and suspends the connection.
@@ -85,7 +77,7 @@ import Testing
             // kernel behind the bytes the server's full window does not take: nothing can notice it then.)
             let left = ContinuousClock.now
             connection.reset()
-            try await waitUntil("the handler is cancelled and the request completed", seconds: 60) {
+            try await waitUntil("the handler is cancelled and the request completed", timeout: .seconds(60)) {
                 observed.handlerEnded.withLock { $0 } == ["cancelled"] && observed.completed.withLock { $0.count } == 1
             }
             #expect(left.duration(to: .now) < .seconds(50), "not at the handler's own end (600 s)")
@@ -100,7 +92,7 @@ import Testing
             try await waitUntil("the connection is suspended") { server.suspendedConnections == 1 }
             connection.close()
             // The handler drains what was sent (50 ms a chunk, slower on a loaded machine) before the end shows.
-            try await waitUntil("the handler sees the body fail", seconds: 120) { !observed.handlerEnded.withLock { $0 }.isEmpty }
+            try await waitUntil("the handler sees the body fail", timeout: .seconds(120)) { !observed.handlerEnded.withLock { $0 }.isEmpty }
             // Cancelled while it sleeps over a chunk, or failed while it waits for the next one.
             let ended = observed.handlerEnded.withLock { $0 }
             #expect(ended == ["CancellationError()"] || ended == ["request body incomplete: client_disconnected"], "\(ended)")
@@ -116,7 +108,7 @@ import Testing
             defer { connection.close() }
             try await waitUntil("the connection is suspended") { server.suspendedConnections == 1 }
             connection.shutdownWriting()
-            try await waitUntil("the handler read the whole body", seconds: 120) { !observed.handlerEnded.withLock { $0 }.isEmpty }
+            try await waitUntil("the handler read the whole body", timeout: .seconds(120)) { !observed.handlerEnded.withLock { $0 }.isEmpty }
             #expect(observed.handlerEnded.withLock { $0 } == ["complete"])
         }
     }

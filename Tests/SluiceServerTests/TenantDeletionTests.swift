@@ -17,14 +17,6 @@ import Testing
         try sluice.query(sql).first?.decode(Int.self, "n") ?? -1
     }
 
-    private func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try !condition() {
-            guard ContinuousClock.now < deadline else { throw TestClientError("timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     private func delete(_ sluice: InProcessSluice, _ tenant: String) async throws -> TestHTTPResponse {
         try await sluice.send("DELETE", "/api/v1/tenants/\(tenant)?confirm=\(tenant)", token: InProcessSluice.adminToken)
     }
