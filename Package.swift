@@ -79,12 +79,17 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/SluiceBenchmarks"),
 
+        // Fuzzing: the parsers of untrusted input as libFuzzer targets (`scripts/fuzz`); the seed corpora
+        // and crash regressions under Tests/Fuzz are replayed by the core tests.
+        .target(name: "SluiceFuzzTargets", dependencies: ["SluiceCore"]),
+        .executableTarget(name: "sluice-fuzz", dependencies: ["SluiceFuzzTargets"]),
+
         // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.
         .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceCompression"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceTestSupport"]),
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceStore", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceFuzzTargets", "SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceCompression", "SluiceTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
