@@ -119,6 +119,25 @@ import Testing
         #expect(many.problems.count == 101 && many.problems.last == "… and 400 more problems")
     }
 
+
+    /// A key given twice in one object is refused with its path in JSON as in YAML (JSON definitions kept
+    /// one of the values silently); the same key in different objects, or spelled with escapes, is told apart
+    /// correctly.
+    @Test func duplicateKeysAreRefusedInJSONAsInYAML() {
+        func problems(json: String) -> [String] {
+            do {
+                _ = try TenantDefinitionParser.parse(Array(json.utf8), format: .json)
+                return []
+            } catch {
+                return error.problems
+            }
+        }
+        let fields = #"{"name": "events", "fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "int", "name": "m"}]}"#
+        #expect(problems(json: #"{"id": "t1", "schema": \#(fields), "primary_key": ["id"], "\u0069d": "t2"}"#)
+                == ["schema.fields[1].name: duplicate key", "id: duplicate key"])
+        #expect(problems(json: #"{"id": "t1", "schema": {"name": "events", "fields": [{"name": "id", "type": "string"}]}, "primary_key": ["id"]}"#) == [])
+        #expect(TenantFixtures.problems(yaml: "id: t1\nid: t2\n").first?.contains("duplicated key(s): 'id'") == true)
+    }
     @Test func malformedDocumentsAreProblemsToo() {
         #expect(TenantFixtures.problems(yaml: "id: [unclosed").first?.hasPrefix("(document): invalid YAML") == true)
         #expect(TenantFixtures.problems(yaml: "- a\n- b") == ["(document): must be an object, not an array"])

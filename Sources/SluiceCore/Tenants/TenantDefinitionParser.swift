@@ -66,11 +66,15 @@ public enum TenantDefinitionParser {
     private static func tree(_ bytes: [UInt8], format: DefinitionFormat) throws(TenantDefinitionError) -> JSONValue {
         switch format {
         case .json:
+            let value: JSONValue
             do {
-                return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+                value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
             } catch {
                 throw TenantDefinitionError(problems: ["(document): invalid JSON: \(describe(error))"])
             }
+            let duplicates = JSONDuplicateKeys.problems(in: bytes)
+            guard duplicates.isEmpty else { throw TenantDefinitionError(problems: duplicates) }
+            return value
         case .yaml:
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw TenantDefinitionError(problems: ["(document): not valid UTF-8"])
