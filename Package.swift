@@ -30,6 +30,8 @@ let package = Package(
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // JSON bodies for the errors libmicrohttpd answers itself (it has no option for them).
+        .target(name: "CTransportErrors", dependencies: ["CMicroHTTPD"]),
         // fork + rlimits + exec for external ingest apps: code Swift cannot run between fork and exec.
         .target(name: "CSubprocess"),
 
@@ -39,7 +41,7 @@ let package = Package(
         // Transport and infrastructure: no knowledge of tenants or ingestion.
         .target(name: "SluiceCompression", dependencies: ["CZlib", "SluiceCommon"]),
         .target(name: "SluiceHTTP", dependencies: [
-            "CMicroHTTPD", "SluiceCompression", "SluiceCommon",
+            "CMicroHTTPD", "CTransportErrors", "SluiceCompression", "SluiceCommon",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceStore", dependencies: [

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CTransportErrors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -259,7 +260,7 @@ final class Exchange: Sendable {
         for (name, value) in response.headers where name.caseInsensitiveEquals("Content-Length") == false {
             _ = MHD_add_response_header(mhdResponse, name, value)
         }
-        let queued = MHD_queue_response(connection.pointer, UInt32(response.status), mhdResponse)
+        let queued = CTransportErrors_queue_response(connection.pointer, UInt32(response.status), mhdResponse)
         if queued == .YES {
             state.withLock { state in
                 state.status = response.status

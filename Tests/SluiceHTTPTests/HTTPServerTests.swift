@@ -5,8 +5,8 @@ import SluiceHTTP
 import SluiceTestSupport
 import Testing
 
-/// A server on an ephemeral loopback port with routes that exercise the transport.
-private func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+/// A server on an ephemeral loopback port with routes that exercise the transport (shared by the transport suites).
+func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
                            _ body: (HTTPServer, TestHTTPClient) async throws -> T) async throws -> T {
     var configuration = HTTPServerConfiguration(address: ListenAddress(host: "127.0.0.1", port: 0))
     configure(&configuration)
