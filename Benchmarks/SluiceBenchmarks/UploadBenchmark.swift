@@ -29,6 +29,7 @@ struct UploadBenchmark: AsyncParsableCommand {
         let cluster = EmbeddedPostgres(configuration: .init(dataDirectory: directory + "/pg"))
         var configuration = SluiceConfiguration()
         configuration.http.address = .init(host: "127.0.0.1", port: 0)
+        configuration.operations = nil
         configuration.store.databaseURL = try await cluster.start()
         configuration.dataDirectory = directory + "/data"
         configuration.adminToken = "bench"

@@ -19,12 +19,18 @@ public struct HTTPMetrics: Sendable {
                                        help: "Connections held back: their handler is behind on the body or still answering.")
         let refused = registry.counter(name: "sluice_http_connections_refused_total",
                                        help: "Connections closed at once because the connection limit was reached.")
+        let slow = registry.counter(name: "sluice_http_slow_clients_closed_total",
+                                    help: "Connections closed because a request head did not arrive in time (reason head) "
+                                        + "or a request body arrived slower than the minimum rate (reason body).",
+                                    labelNames: ["reason"])
         registry.addCollector {
             guard let server = server() else { return }
             inFlight.labels().set(Double(server.inFlightRequests))
             connections.labels().set(Double(server.openConnections))
             suspended.labels().set(Double(server.suspendedConnections))
             refused.labels().set(toTotal: Double(server.refusedConnections))
+            slow.labels("head").set(toTotal: Double(server.headTimeouts))
+            slow.labels("body").set(toTotal: Double(server.slowBodies))
         }
     }
 

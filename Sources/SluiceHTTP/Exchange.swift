@@ -27,6 +27,9 @@ final class Exchange: Sendable {
         var bytesSent = 0
         /// `bytesReceived` when the watchdog last saw the peer hung up (see ``abandonIfClientLeft()``).
         var hangUpSeenAt: Int?
+        /// Where the body rate's current window began (see ``abandonIfBodyTooSlow(minimumBytesPerSecond:window:)``).
+        var rateWindowStart = ContinuousClock.now
+        var rateWindowBytes = 0
     }
 
     let connection: ConnectionHandle
@@ -186,6 +189,41 @@ final class Exchange: Sendable {
         return true
     }
 
+    /// Gives up on a body arriving slower than `minimumBytesPerSecond`, measured over windows of `window`
+    /// while the transport is reading it (time suspended, when the handler is behind, does not count): answers
+    /// `408 body_too_slow` on the socket and shuts it down, so the connection slot is not held by a client
+    /// trickling a byte at a time. Probed by the server's watchdog; returns whether it gave up on the request.
+    @discardableResult
+    func abandonIfBodyTooSlow(minimumBytesPerSecond: Int, window: Duration) -> Bool {
+        let now = ContinuousClock.now
+        let gaveUp = state.withLock { state -> Bool in
+            guard body != nil, !state.completed, !state.bodyFinished, !state.abortRequested, state.response == nil,
+                  socket >= 0 else { return false }
+            guard !state.suspended, now - state.rateWindowStart >= window else {
+                if state.suspended { (state.rateWindowStart, state.rateWindowBytes) = (now, state.bytesReceived) }
+                return false
+            }
+            let arrived = state.bytesReceived - state.rateWindowBytes
+            (state.rateWindowStart, state.rateWindowBytes) = (now, state.bytesReceived)
+            guard Double(arrived) < Double(minimumBytesPerSecond) * window.secondsValue else { return false }
+            // Under the lock the request has not completed, so the socket is still this connection's.
+            state.abortRequested = true
+            state.status = 408
+            state.bytesSent = RawResponse.write(Self.tooSlow(minimumBytesPerSecond), to: socket)
+            shutdown(socket, Int32(SHUT_RDWR))
+            return true
+        }
+        guard gaveUp else { return false }
+        body?.fail(HTTPBodyError(code: "too_slow"))
+        state.withLock { $0.task }?.cancel()
+        return true
+    }
+
+    private static func tooSlow(_ minimumBytesPerSecond: Int) -> HTTPResponse {
+        HTTPError(status: 408, code: "body_too_slow",
+                  message: "the request body arrived slower than \(minimumBytesPerSecond) bytes per second").response
+    }
+
     private enum LeftAction {
         case resume, socketShutDown
     }
@@ -280,19 +318,7 @@ final class Exchange: Sendable {
         }) else { return .NO }
         let socket = CMicroHTTPD_connection_fd(connection.pointer)
         guard socket >= 0 else { return .NO }
-        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
-        for (name, value) in response.headers where !name.caseInsensitiveEquals("Content-Length")
-            && !name.caseInsensitiveEquals("Connection") {
-            head += "\(name): \(value)\r\n"
-        }
-        head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
-        let bytes = Array(head.utf8) + response.body
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent <= 0 { break }
-            offset += sent
-        }
+        let offset = RawResponse.write(response, to: socket)
         shutdown(socket, Int32(SHUT_WR))
         state.withLock { state in
             state.status = response.status

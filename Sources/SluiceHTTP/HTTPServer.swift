@@ -65,6 +65,10 @@ public final class HTTPServer: Sendable {
     public var suspendedConnections: Int { core.suspendedCount }
     /// Connections refused because the connection limit was reached.
     public var refusedConnections: Int { core.refused.load(ordering: .relaxed) }
+    /// Connections closed because a request head did not arrive within the head timeout.
+    public var headTimeouts: Int { core.headDeadlines.timedOut.load(ordering: .relaxed) }
+    /// Requests given up on because their body arrived slower than the minimum rate.
+    public var slowBodies: Int { core.slowBodies.load(ordering: .relaxed) }
 
     /// Stops accepting connections, lets in-flight requests finish (up to the grace period), then
     /// closes every connection and stops the worker threads.
@@ -123,6 +127,9 @@ final class ServerCore: Sendable {
     let connections = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
     let refused = Atomic<Int>(0)
+    /// Requests given up on because their body arrived too slowly.
+    let slowBodies = Atomic<Int>(0)
+    let headDeadlines: HeadDeadlines
     let shuttingDown = Atomic<Bool>(false)
     private let exchanges = Mutex<[ObjectIdentifier: Exchange]>([:])
     private let watchdog = Mutex<WatchdogTimer?>(nil)
@@ -133,6 +140,7 @@ final class ServerCore: Sendable {
         self.router = router
         self.logger = logger
         self.onRequestCompleted = onRequestCompleted
+        self.headDeadlines = HeadDeadlines(seconds: configuration.headTimeoutSeconds)
     }
 
     func began(_ exchange: Exchange) {
@@ -162,9 +170,18 @@ final class ServerCore: Sendable {
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
         timer.setEventHandler { [weak self] in
             guard let self else { return }
-            for exchange in self.exchanges.withLock({ Array($0.values) }) where exchange.abandonIfClientLeft() {
-                self.logger.debug("client left mid-body while its connection was suspended",
-                                  metadata: ["route": "\(exchange.routeTemplate)"])
+            self.headDeadlines.closeOverdue()
+            let rate = self.configuration.minimumBodyBytesPerSecond
+            let window = Duration.milliseconds(Int(self.configuration.bodyRateWindowSeconds * 1000))
+            for exchange in self.exchanges.withLock({ Array($0.values) }) {
+                if exchange.abandonIfClientLeft() {
+                    self.logger.debug("client left mid-body while its connection was suspended",
+                                      metadata: ["route": "\(exchange.routeTemplate)"])
+                } else if rate > 0, exchange.abandonIfBodyTooSlow(minimumBytesPerSecond: rate, window: window) {
+                    self.slowBodies.add(1, ordering: .relaxed)
+                    self.logger.info("request body too slow, connection closed",
+                                     metadata: ["route": "\(exchange.routeTemplate)", "remote": "\(exchange.remoteAddress ?? "")"])
+                }
             }
         }
         timer.resume()
@@ -188,6 +205,7 @@ final class ServerCore: Sendable {
         let headers = connectionValues(connection, kind: .HEADER_KIND)
         let remote = ipAddressString(CMicroHTTPD_client_address(connection))
         let handle = ConnectionHandle(pointer: connection)
+        headDeadlines.headArrived(connection)
         if let refusal = Self.refusal(path: url, headers: headers) {
             let exchange = Exchange(connection: handle, method: method, routeTemplate: "unmatched", headers: headers,
                                     remoteAddress: remote, streamsBody: false, bodyBufferBytes: 0)
@@ -275,11 +293,15 @@ private let acceptPolicy: MHD_AcceptPolicyCallback = { context, _, _ in
     return .YES
 }
 
-private let connectionNotification: MHD_NotifyConnectionCallback = { context, _, _, code in
+private let connectionNotification: MHD_NotifyConnectionCallback = { context, connection, _, code in
     let server = core(context)
     switch code {
-    case .CONNECTION_NOTIFY_STARTED: server.connections.add(1, ordering: .relaxed)
-    case .CONNECTION_NOTIFY_CLOSED: server.connections.subtract(1, ordering: .relaxed)
+    case .CONNECTION_NOTIFY_STARTED:
+        server.connections.add(1, ordering: .relaxed)
+        if let connection { server.headDeadlines.opened(connection) }
+    case .CONNECTION_NOTIFY_CLOSED:
+        server.connections.subtract(1, ordering: .relaxed)
+        if let connection { server.headDeadlines.closed(connection) }
     @unknown default: break
     }
 }
@@ -300,10 +322,11 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
     return exchange.respondOnFirstCall(response)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { context, _, requestContext, termination in
+private let requestCompleted: MHD_RequestCompletedCallback = { context, connection, requestContext, termination in
     guard let requestContext, let pointer = requestContext.pointee else { return }
     requestContext.pointee = nil
     let server = core(context)
+    if let connection { server.headDeadlines.requestFinished(connection) }
     let exchange = Unmanaged<Exchange>.fromOpaque(pointer).takeRetainedValue()
     let log = exchange.requestCompleted(termination)
     server.ended(exchange)

@@ -10,6 +10,14 @@ public struct HTTPServerConfiguration: Sendable {
     public var perIPConnectionLimit: Int
     /// Seconds a connection may stay idle before it is closed.
     public var idleTimeoutSeconds: Int
+    /// Seconds a connection has to deliver a request head after it opens or after its previous response;
+    /// libmicrohttpd's idle timeout restarts with every byte, so a client sending one header byte at a time
+    /// would hold its slot forever.
+    public var headTimeoutSeconds: Double
+    /// Bytes per second a request body must arrive at, at least, measured over `bodyRateWindowSeconds`
+    /// while the transport is reading it (0 = no minimum).
+    public var minimumBodyBytesPerSecond: Int
+    public var bodyRateWindowSeconds: Double
     /// Bytes of request line and headers at most (libmicrohttpd's per-connection buffer);
     /// larger requests are answered with 431.
     public var maximumHeaderBytes: Int
@@ -24,8 +32,11 @@ public struct HTTPServerConfiguration: Sendable {
     public init(address: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
                 threadCount: Int = 2,
                 connectionLimit: Int = 1024,
-                perIPConnectionLimit: Int = 0,
+                perIPConnectionLimit: Int = 256,
                 idleTimeoutSeconds: Int = 60,
+                headTimeoutSeconds: Double = 10,
+                minimumBodyBytesPerSecond: Int = 1024,
+                bodyRateWindowSeconds: Double = 10,
                 maximumHeaderBytes: Int = 32 * 1024,
                 bodyBufferBytes: Int = 256 * 1024,
                 disconnectCheckSeconds: Double = 0.25,
@@ -35,6 +46,9 @@ public struct HTTPServerConfiguration: Sendable {
         self.connectionLimit = connectionLimit
         self.perIPConnectionLimit = perIPConnectionLimit
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.headTimeoutSeconds = headTimeoutSeconds
+        self.minimumBodyBytesPerSecond = minimumBodyBytesPerSecond
+        self.bodyRateWindowSeconds = bodyRateWindowSeconds
         self.maximumHeaderBytes = maximumHeaderBytes
         self.bodyBufferBytes = bodyBufferBytes
         self.disconnectCheckSeconds = disconnectCheckSeconds

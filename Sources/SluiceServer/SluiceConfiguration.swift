@@ -6,6 +6,16 @@ import SluiceHTTP
 public struct SluiceConfiguration: Sendable {
     /// HTTP front door.
     public var http = HTTPServerConfiguration()
+    /// A second listener serving only `/healthz`, `/readyz` and `/metrics`, with connection slots of its own,
+    /// so probes and scrapes are answered while the public API's slots are all taken; `nil` for none.
+    public var operations: HTTPServerConfiguration? = SluiceConfiguration.operationsListener(
+        at: ListenAddress(host: "127.0.0.1", port: 8081))
+
+    /// The operations listener's settings: few threads and slots, all of them for operators' tools.
+    public static func operationsListener(at address: ListenAddress) -> HTTPServerConfiguration {
+        HTTPServerConfiguration(address: address, threadCount: 1, connectionLimit: 64, perIPConnectionLimit: 16,
+                                idleTimeoutSeconds: 60, headTimeoutSeconds: 5)
+    }
     /// The core data store.
     public var store = Store()
     /// Metrics exposition.

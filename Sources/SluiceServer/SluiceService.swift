@@ -127,20 +127,31 @@ public final class SluiceService: Sendable {
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
+        let operations = configuration.operations.map {
+            HTTPServer(configuration: $0, router: Router(PlatformRoutes(readiness: readiness, registry: registry).routes),
+                       logger: logger, onRequestCompleted: { httpMetrics.record($0) })
+        }
         do {
             try server.start()
+            try operations?.start()
         } catch {
+            await server.shutdown()
             background.cancel()
             await background.value
             await pool.close()
             throw error
         }
         http.withLock { $0 = server }
-        logger.info("sluice is serving", metadata: ["address": "\(configuration.http.address.host):\(server.port)"])
+        var addresses: Logger.Metadata = ["address": "\(configuration.http.address.host):\(server.port)"]
+        if let operations, let address = configuration.operations?.address {
+            addresses["operations_address"] = "\(address.host):\(operations.port)"
+        }
+        logger.info("sluice is serving", metadata: addresses)
 
         await shutdown.wait()
         logger.info("shutting down")
         await server.shutdown()
+        await operations?.shutdown()
         background.cancel()
         await background.value
         await pool.close()

@@ -23,13 +23,23 @@ public final class SluiceProcess: @unchecked Sendable {
         return port
     }
 
+    /// The operations listener's bound port, read from the log like ``port``; 0 before it is serving.
+    public var operationsPort: UInt16 {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("sluice is serving") }),
+              let range = line.range(of: #"operations_address=127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = UInt16(line[range].split(separator: ":").last ?? "") else { return 0 }
+        return port
+    }
+
     /// The `sluice` binary built next to the test bundle (`swift build --build-tests` builds both).
     public static var executable: String {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         return directory.appendingPathComponent("sluice").path
     }
 
-    /// Starts `sluice serve --listen 127.0.0.1:<free port> <arguments>`.
+    /// Starts `sluice serve <arguments>` listening on port 0, its operations listener too. Tests stall
+    /// uploads on purpose for as long as their checks take, so the minimum body rate is off unless
+    /// `arguments` set it (a later option wins).
     public init(serve arguments: [String], environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw TestClientError("\(Self.executable) is missing: build with `swift build --build-tests` before `swift test`")
@@ -38,7 +48,8 @@ public final class SluiceProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--operations-listen", "127.0.0.1:0", "--min-body-rate", "0"]
+            + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardError = log

@@ -15,6 +15,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (env SLUICE_LISTEN).")
     var listen: String = environment("SLUICE_LISTEN") ?? "127.0.0.1:8080"
 
+    @Option(help: "Address of the operations listener, which serves only /healthz, /readyz and /metrics with connection slots of its own, so probes and scrapes are answered while the API is saturated; 'none' for none (env SLUICE_OPERATIONS_LISTEN).")
+    var operationsListen: String = environment("SLUICE_OPERATIONS_LISTEN") ?? "127.0.0.1:8081"
+
     @OptionGroup var store: StoreOptions
 
     @Option(help: "HTTP worker threads (default: number of cores).")
@@ -24,10 +27,16 @@ struct Serve: AsyncParsableCommand {
     var maxConnections: Int = 1024
 
     @Option(help: "Maximum open HTTP connections per client IP (0 = unlimited).")
-    var maxConnectionsPerIP: Int = 0
+    var maxConnectionsPerIP: Int = 256
 
     @Option(help: "Seconds before an idle HTTP connection is closed.")
     var idleTimeout: Int = 60
+
+    @Option(help: "Seconds a connection has to send a request's line and headers, after it opens or after its previous response.")
+    var headTimeout: Double = 10
+
+    @Option(help: "Bytes per second a request body must arrive at, at least, measured over 10 s windows (0 = no minimum); slower uploads get 408 body_too_slow.")
+    var minBodyRate: Int = 1024
 
     @Option(help: "Seconds scrapes share one rendered /metrics snapshot (0 = render every scrape).")
     var metricsMaxAge: Double = 1
@@ -58,6 +67,10 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try parsedAddress()
+        _ = try parsedOperationsAddress()
+        guard headTimeout > 0, minBodyRate >= 0, maxConnectionsPerIP >= 0 else {
+            throw ValidationError("--head-timeout must be positive, --min-body-rate and --max-connections-per-ip at least 0")
+        }
         guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
               ingestLease >= 3, ingestMaxAttempts > 0, heartbeatInterval >= 0.1, shutdownGrace >= 0 else {
             throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3, --heartbeat-interval at least 0.1")
@@ -77,6 +90,13 @@ struct Serve: AsyncParsableCommand {
         configuration.http.connectionLimit = maxConnections
         configuration.http.perIPConnectionLimit = maxConnectionsPerIP
         configuration.http.idleTimeoutSeconds = idleTimeout
+        configuration.http.headTimeoutSeconds = headTimeout
+        configuration.http.minimumBodyBytesPerSecond = minBodyRate
+        configuration.operations = try parsedOperationsAddress().map {
+            var operations = SluiceConfiguration.operationsListener(at: $0)
+            operations.shutdownGraceSeconds = shutdownGrace
+            return operations
+        }
         configuration.http.shutdownGraceSeconds = shutdownGrace
         store.apply(to: &configuration)
         configuration.store.maximumConnections = storeConnections
@@ -93,6 +113,15 @@ struct Serve: AsyncParsableCommand {
         } catch {
             logger.critical("sluice failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure
+        }
+    }
+
+    private func parsedOperationsAddress() throws -> ListenAddress? {
+        guard operationsListen != "none" else { return nil }
+        do {
+            return try ListenAddress(parsing: operationsListen)
+        } catch {
+            throw ValidationError("--operations-listen: \(error)")
         }
     }
 

@@ -1,0 +1,96 @@
+import CMicroHTTPD
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The deadline for receiving a request head, which libmicrohttpd lacks: its connection timeout is an
+/// idle timeout, so a client sending a header byte every few seconds (slowloris) held a connection slot
+/// forever, and 1,100 of them kept every other client, health checks included, out.
+///
+/// A connection must deliver each request head within `seconds` of opening, or of its previous response.
+/// Past that, the watchdog shuts its socket down, which makes libmicrohttpd close it: a connection that
+/// never completed a head is told `408 header_timeout` first; an idle kept-alive one is just closed.
+final class HeadDeadlines: Sendable {
+    private struct Awaiting {
+        let socket: Int32
+        /// When the head became due; `nil` while a request is being served.
+        var since: ContinuousClock.Instant?
+        var servedRequests: Int
+    }
+
+    let seconds: Double
+    /// Connections closed for a late head.
+    let timedOut = Atomic<Int>(0)
+    /// Keyed by the connection pointer. An entry is removed in libmicrohttpd's closed notification, which
+    /// comes before it closes the socket, so a socket found here under the lock is still this connection's.
+    private let connections = Mutex<[UInt: Awaiting]>([:])
+
+    init(seconds: Double) {
+        self.seconds = seconds
+    }
+
+    func opened(_ connection: OpaquePointer) {
+        let socket = CMicroHTTPD_connection_fd(connection)
+        connections.withLock { $0[key(connection)] = Awaiting(socket: socket, since: .now, servedRequests: 0) }
+    }
+
+    func headArrived(_ connection: OpaquePointer) {
+        connections.withLock { $0[key(connection)]?.since = nil }
+    }
+
+    func requestFinished(_ connection: OpaquePointer) {
+        connections.withLock { connections in
+            guard var entry = connections[key(connection)] else { return }
+            entry.since = .now
+            entry.servedRequests += 1
+            connections[key(connection)] = entry
+        }
+    }
+
+    func closed(_ connection: OpaquePointer) {
+        connections.withLock { _ = $0.removeValue(forKey: key(connection)) }
+    }
+
+    /// Shuts down every connection whose head is overdue (called by the server's watchdog).
+    func closeOverdue() {
+        let deadline = ContinuousClock.now - .milliseconds(Int(seconds * 1000))
+        connections.withLock { connections in
+            for (key, entry) in connections {
+                guard let since = entry.since, since < deadline, entry.socket >= 0 else { continue }
+                timedOut.add(1, ordering: .relaxed)
+                if entry.servedRequests == 0 { _ = RawResponse.write(Self.timeout, to: entry.socket) }
+                shutdown(entry.socket, Int32(SHUT_RDWR))
+                connections[key]?.since = nil
+            }
+        }
+    }
+
+    private static let timeout = HTTPError(
+        status: 408, code: "header_timeout",
+        message: "the request line and headers did not arrive in time").response
+
+    private func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
+}
+
+/// A complete response written straight to a connection's socket, for answers libmicrohttpd cannot send:
+/// while a request body is still arriving, or when the transport gives up on a slow client.
+enum RawResponse {
+    /// Writes `response` with `Connection: close`; returns the bytes written.
+    static func write(_ response: HTTPResponse, to socket: Int32) -> Int {
+        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
+        for (name, value) in response.headers where !name.caseInsensitiveEquals("Content-Length")
+            && !name.caseInsensitiveEquals("Connection") {
+            head += "\(name): \(value)\r\n"
+        }
+        head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
+        let bytes = Array(head.utf8) + response.body
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { break }
+            offset += sent
+        }
+        return offset
+    }
+}

@@ -1,0 +1,76 @@
+import SluiceHTTP
+import SluiceTestSupport
+import Testing
+
+/// Clients that send a request a byte at a time (slowloris) cannot hold connection slots: a request head
+/// has a deadline, which libmicrohttpd's idle timeout (restarted by every byte) is not, and a body has a
+/// minimum rate.
+@Suite struct HTTPSlowClientTests {
+    /// Writes `bytes` one at a time, `interval` apart, until they are sent or the server closes the
+    /// connection; returns at once.
+    private func trickle(_ bytes: [UInt8], on connection: TestConnection, every interval: Duration) -> Task<Void, Never> {
+        Task.detached {
+            for byte in bytes {
+                guard (try? connection.write([byte])) != nil else { return }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    @Test func headsTricklingInPastTheDeadlineAreAnswered408AndTheirSlotsFreed() async throws {
+        try await withServer({ $0.headTimeoutSeconds = 1; $0.connectionLimit = 4 }) { server, client in
+            // Without the deadline these would take 20 s each and hold every slot all along.
+            let head = Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: \(String(repeating: "z", count: 200))\r\n\r\n".utf8)
+            var slow: [(TestConnection, Task<Void, Never>)] = []
+            for _ in 0..<4 {
+                let connection = try await client.connect()
+                slow.append((connection, trickle(head, on: connection, every: .milliseconds(100))))
+            }
+            for (connection, writer) in slow {
+                let answer = try await onThread { try connection.readResponse(method: "GET") }
+                #expect(answer.status == 408 && answer.errorCode == "header_timeout", "\(answer.status) \(answer.text)")
+                #expect(await Task.detached { connection.isClosedByPeer(timeout: 10) }.value)
+                writer.cancel()
+                connection.close()
+            }
+            #expect(server.headTimeouts == 4)
+            try await waitUntil("the freed slots serve requests again", timeout: .seconds(30)) {
+                server.openConnections == 0
+            }
+            #expect(try await client.get("/hello").status == 200)
+        }
+    }
+
+    /// A kept-alive connection must send its next head within the deadline too; it is closed without an
+    /// answer, since it has no request under way.
+    @Test func idleKeptAliveConnectionsAreClosedAtTheHeadDeadline() async throws {
+        try await withServer({ $0.headTimeoutSeconds = 2 }) { server, client in
+            // Connect and ask on one thread, so no scheduling delay eats into the first head's deadline.
+            let (connection, served) = try await onThread {
+                let connection = try TestConnection(host: client.host, port: client.port)
+                return (connection, try connection.roundTrip(client.request("GET", "/hello")))
+            }
+            defer { connection.close() }
+            #expect(served.status == 200, "\(served.status) \(served.text)")
+            #expect(await Task.detached { connection.isClosedByPeer(timeout: 15) }.value)
+            #expect(server.headTimeouts == 1)
+        }
+    }
+
+    @Test func bodiesSlowerThanTheMinimumRateAreAnswered408() async throws {
+        try await withServer({ $0.minimumBodyBytesPerSecond = 1000; $0.bodyRateWindowSeconds = 1 }) { server, client in
+            let connection = try await client.connect()
+            defer { connection.close() }
+            try await onThread { try connection.write(Array("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n".utf8)) }
+            // A byte every 5 ms is 200 bytes per second at most, a fifth of the minimum.
+            let writer = trickle(Array(repeating: 0x61, count: 100_000), on: connection, every: .milliseconds(5))
+            defer { writer.cancel() }
+            let answer = try await onThread { try connection.readResponse(method: "POST") }
+            #expect(answer.status == 408 && answer.errorCode == "body_too_slow", "\(answer.status) \(answer.text)")
+            try await waitUntil("the slow body is counted") { server.slowBodies == 1 }
+            // A body at full speed is untouched by the same limit.
+            let fast = try await client.send("POST", "/upload", body: .repeating(pattern: [0x62], count: 1 << 20))
+            #expect(fast.status == 200 && fast.text.contains("1048576"), "\(fast.text)")
+        }
+    }
+}
