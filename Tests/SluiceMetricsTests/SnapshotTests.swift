@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCompression
 import SluiceMetrics
 import Synchronization
@@ -58,5 +59,56 @@ import Testing
         // Each format has its own snapshot.
         _ = registry.snapshot(format: .openMetrics, gzip: false)
         #expect(calls.count.load(ordering: .relaxed) == 2)
+    }
+}
+
+extension SnapshotTests {
+    /// A scrape while the next snapshot renders gets the previous one at once: scrapes used to queue behind
+    /// the render (and its gzip) under the cache's lock.
+    @Test func scrapesDuringARenderGetThePreviousSnapshotAtOnce() async throws {
+        let registry = MetricsRegistry(configuration: .init(snapshotMaximumAge: .milliseconds(50)))
+        let counter = registry.counter(name: "sluice_events_total", help: "Events.").labels()
+        let gate = Gate()
+        registry.addCollector { gate.passIfArmed() }
+        let first = registry.snapshot(format: .prometheusText, gzip: true)
+        counter.increment()
+        try await Task.sleep(for: .milliseconds(100))
+        gate.arm()
+        let blockedRender = Thread { _ = registry.snapshot(format: .prometheusText, gzip: true) }
+        blockedRender.start()
+        try await waitUntilTrue { gate.isHeld }
+        // The render is stuck in its collector; scrapes are still served, with the previous body.
+        let started = ContinuousClock.now
+        for _ in 0..<10 { #expect(registry.snapshot(format: .prometheusText, gzip: true).body == first.body) }
+        #expect(started.duration(to: .now) < .seconds(5))
+        gate.release()
+        try await waitUntilTrue {
+            text(try Gzip.decompress(registry.snapshot(format: .prometheusText, gzip: true).body, maximumSize: 1 << 20))
+                .contains("sluice_events_total 1.0\n")
+        }
+    }
+
+    private func waitUntilTrue(_ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try !condition() {
+            try #require(ContinuousClock.now < deadline, "timed out")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Blocks the collector once armed, until released.
+    final class Gate: Sendable {
+        private let state = Mutex((armed: false, held: false, released: false))
+        func arm() { state.withLock { $0.armed = true } }
+        var isHeld: Bool { state.withLock { $0.held } }
+        func release() { state.withLock { $0.released = true } }
+        func passIfArmed() {
+            guard state.withLock({ state in
+                guard state.armed, !state.held else { return false }
+                state.held = true
+                return true
+            }) else { return }
+            while !state.withLock({ $0.released }) { usleep(1000) }
+        }
     }
 }
