@@ -52,6 +52,19 @@ final class ChildTable<Child: LabeledChild>: Sendable {
         }
     }
 
+    /// Removes every child whose value of label `name` is not in `kept` (nothing if the family has no such label).
+    func removeAll(whereLabel name: String, isNotIn kept: Set<String>) {
+        guard let position = labelNames.firstIndex(of: name) else { return }
+        children.withLock { table in
+            let before = table.byValues.count
+            table.byValues = table.byValues.filter { kept.contains($0.key[position]) }
+            if table.byValues.count != before {
+                table.sorted = nil
+                table.generation += 1
+            }
+        }
+    }
+
     /// The children ordered by label values (byte-wise, value by value). The order is computed once
     /// per change of the child set, not per render.
     func sortedChildren() -> [Child] {

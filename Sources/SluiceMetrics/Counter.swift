@@ -67,6 +67,10 @@ public final class CounterFamily: MetricFamily, Sendable {
     /// Stops exporting the counter for these label values.
     public func remove(_ values: [String]) { children.remove(values) }
 
+    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
+        children.removeAll(whereLabel: name, isNotIn: kept)
+    }
+
     var exposedNames: [String] { [name, String(name.dropLast("_total".count))] }
 
     func render(into writer: inout ExpositionWriter) {

@@ -63,6 +63,10 @@ public final class GaugeFamily: MetricFamily, Sendable {
     /// Stops exporting the gauge for these label values, e.g. for a deleted tenant.
     public func remove(_ values: [String]) { children.remove(values) }
 
+    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
+        children.removeAll(whereLabel: name, isNotIn: kept)
+    }
+
     var exposedNames: [String] { [name] }
 
     func render(into writer: inout ExpositionWriter) {

@@ -123,6 +123,10 @@ public final class HistogramFamily: MetricFamily, Sendable {
     /// Stops exporting the histogram for these label values.
     public func remove(_ values: [String]) { children.remove(values) }
 
+    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
+        children.removeAll(whereLabel: name, isNotIn: kept)
+    }
+
     var exposedNames: [String] { [name, name + "_bucket", name + "_sum", name + "_count"] }
 
     func render(into writer: inout ExpositionWriter) {

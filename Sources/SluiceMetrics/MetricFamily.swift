@@ -7,6 +7,8 @@ protocol MetricFamily: AnyObject, Sendable {
     /// two families of a registry must not share any.
     var exposedNames: [String] { get }
     func render(into writer: inout ExpositionWriter)
+    /// Drops the series whose value of label `name` is not in `kept`.
+    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>)
 }
 
 extension Atomic where Value == UInt64 {

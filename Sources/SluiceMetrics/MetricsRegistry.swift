@@ -69,6 +69,14 @@ public final class MetricsRegistry: Sendable {
         collectors.withLock { $0.append(collect) }
     }
 
+    /// Drops, in every family with a label `name`, the series whose value is not in `kept`: e.g. every
+    /// series of tenants that no longer exist, so deleted (or never created) tenants leave no series behind.
+    public func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
+        for family in families.withLock({ Array($0.byName.values) }) {
+            family.removeSeries(whereLabel: name, isNotIn: kept)
+        }
+    }
+
     /// Runs the collectors, then renders every family sorted by name, children sorted by label values.
     public func render(format: ExpositionFormat) -> [UInt8] {
         for collect in collectors.withLock({ $0 }) {

@@ -101,7 +101,8 @@ public final class SluiceService: Sendable {
                                         metrics: IngestMetrics(registry: registry), logger: logger,
                                         owner: instanceID)
         let uploadMetrics = UploadMetrics(registry: registry)
-        let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
+        let rateLimiter = RateLimiter()
+        let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: rateLimiter,
                                     metrics: uploadMetrics, logger: logger, ingest: ingest)
         let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
 
@@ -112,7 +113,9 @@ public final class SluiceService: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await heartbeat.run(components: components) }
                 group.addTask { await recovery.runPeriodically() }
-                group.addTask { await uploadMetrics.run(pool: pool, components: components) }
+                group.addTask {
+                    await uploadMetrics.run(pool: pool, components: components) { rateLimiter.retain(keys: $0) }
+                }
                 group.addTask { await ingest.run(components: components) }
                 group.addTask { await reportPartitions.run(components: components, registry: registry) }
                 group.addTask { await retention.run(components: components, registry: registry) }

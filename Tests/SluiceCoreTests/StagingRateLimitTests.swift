@@ -55,8 +55,11 @@ struct StagingRateLimitTests {
         #expect(limiter.admit(key: "acme", rate: 200, burst: 1000) == nil)
         limiter.consume(key: "acme", bytes: 1400)
         #expect(limiter.admit(key: "acme", rate: 200, burst: 1000) == .seconds(2))
-        limiter.remove(key: "acme")
+        // Buckets of tenants that are gone are forgotten; the others are kept.
+        limiter.consume(key: "globex", bytes: 1500)
+        limiter.retain(keys: ["globex"])
         #expect(limiter.admit(key: "acme", rate: 200, burst: 1000) == nil)
+        #expect(limiter.admit(key: "globex", rate: 100, burst: 1000) == .seconds(5))
     }
 
     @Test func concurrentConsumersAreAllCharged() async {

@@ -27,9 +27,9 @@ public final class RateLimiter: Sendable {
         entries.withLock { $0[key]?.bucket }?.consume(bytes)
     }
 
-    /// Forgets `key`'s bucket (for example, when its tenant is deleted).
-    public func remove(key: String) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+    /// Forgets the buckets of keys not in `kept` (tenants that no longer exist).
+    public func retain(keys kept: Set<String>) {
+        entries.withLock { entries in entries = entries.filter { kept.contains($0.key) } }
     }
 
     private func bucket(key: String, rate: Double, burst: Double) -> TokenBucket {

@@ -1,6 +1,5 @@
 import SluiceMetrics
 import SluiceStore
-import Synchronization
 
 /// Prometheus metrics of batch uploads and of what each tenant has staged.
 public final class UploadMetrics: Sendable {
@@ -11,10 +10,10 @@ public final class UploadMetrics: Sendable {
     private let storedBytes: GaugeFamily
     private let quotaRatio: GaugeFamily
     private let oldestWaiting: GaugeFamily
-    /// Tenants whose staging gauges are exported, so deleted tenants' series can be dropped.
-    private let exported = Mutex<Set<String>>([])
+    private let registry: MetricsRegistry
 
     public init(registry: MetricsRegistry) {
+        self.registry = registry
         uploads = registry.counter(name: "sluice_uploads_total",
                                    help: "Uploads by tenant and outcome: accepted, duplicate, or the rejection code.",
                                    labelNames: ["tenant", "outcome"])
@@ -41,15 +40,18 @@ public final class UploadMetrics: Sendable {
         duration.labels(tenant).observe(seconds)
     }
 
-    /// Re-reads every tenant's staging usage from the ledger (run periodically and after uploads).
-    public func refresh(pool: PostgresConnectionPool) async {
+    /// Re-reads every tenant's staging usage from the ledger (run periodically and after uploads) and
+    /// drops the series of tenants that no longer exist; returns the tenants that do, or `nil` when the
+    /// store did not answer.
+    @discardableResult
+    public func refresh(pool: PostgresConnectionPool) async -> Set<String>? {
         guard let rows = try? await pool.query("""
             SELECT t.id, (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
                    count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
                    coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored,
                    coalesce(extract(epoch FROM now() - min(f.received_at) FILTER (WHERE f.state IN ('received', 'queued'))), 0)::float8 AS oldest
             FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id GROUP BY t.id
-            """) else { return }
+            """) else { return nil }
         var present = Set<String>()
         for row in rows {
             guard let tenant = try? row.decode(String.self, "id") else { continue }
@@ -58,26 +60,20 @@ public final class UploadMetrics: Sendable {
                 stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
             oldestWaiting.labels(tenant).set((try? row.decode(Double.self, "oldest")) ?? 0)
         }
-        let gone = exported.withLock { exported in
-            defer { exported = present }
-            return exported.subtracting(present)
-        }
-        for tenant in gone {
-            stagedFiles.remove(tenant)
-            storedBytes.remove(tenant)
-            quotaRatio.remove(tenant)
-            oldestWaiting.remove(tenant)
-        }
+        // Series exist only for tenants that exist: a deleted tenant's go with it, in every family.
+        registry.removeSeries(whereLabel: "tenant", isNotIn: present)
+        return present
     }
 
     /// Refreshes the staging gauges every `interval` until cancelled (usage changes through ingestion
-    /// and retention too, not only through uploads).
-    public func run(pool: PostgresConnectionPool, components: ComponentRegistry, interval: Duration = .seconds(5)) async {
+    /// and retention too, not only through uploads), telling `tenantsPresent` which tenants exist.
+    public func run(pool: PostgresConnectionPool, components: ComponentRegistry, interval: Duration = .seconds(5),
+                    tenantsPresent: @Sendable (Set<String>) -> Void = { _ in }) async {
         let name = "staging-metrics"
         components.setRunning(name, true)
         defer { components.setRunning(name, false) }
         while !Task.isCancelled {
-            await refresh(pool: pool)
+            if let present = await refresh(pool: pool) { tenantsPresent(present) }
             try? await Task.sleep(for: interval)
         }
     }
