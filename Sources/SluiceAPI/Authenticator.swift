@@ -1,22 +1,34 @@
+import Foundation
 import SluiceCore
 import SluiceHTTP
 
 /// Checks `Authorization: Bearer …`: the admin token for platform operations, a tenant's API key for
 /// its own resources. A valid key of another tenant gets the same 404 as a tenant that does not
 /// exist, so keys never reveal which tenants exist.
+///
+/// Failed authentications are limited per client address (a burst of `failureBurst`, then one per
+/// `failureRefill`): past that, a token the key cache cannot vouch for is answered `429
+/// too_many_failed_authentications` without a store query, so guessing keys costs the store nothing
+/// and gains nothing. Keys the cache knows to be valid still pass.
 public struct Authenticator: Sendable {
     private let adminToken: String
     private let tenants: TenantService
+    private let failures: RateLimiter
+    static let failureBurst = 20.0
+    static let failuresPerSecond = 1.0
 
-    public init(adminToken: String, tenants: TenantService) {
+    public init(adminToken: String, tenants: TenantService, failures: RateLimiter = RateLimiter()) {
         self.adminToken = adminToken
         self.tenants = tenants
+        self.failures = failures
     }
 
     /// Succeeds for the admin token only.
     func requireAdmin(_ request: HTTPRequest) throws {
         guard let token = Self.bearer(request) else { throw Self.missing }
         guard APIKey.constantTimeEquals(token, adminToken) else {
+            try admitAttempt(request)
+            recordFailure(request)
             throw HTTPError(status: 403, code: "forbidden", message: "this operation needs the admin token")
         }
     }
@@ -28,11 +40,34 @@ public struct Authenticator: Sendable {
             _ = try await tenants.get(tenant)
             return
         }
-        guard let owner = try await tenants.tenant(forKey: token) else {
+        let owner: String?
+        if let cached = tenants.cachedTenant(forKey: token) {
+            owner = cached
+        } else {
+            try admitAttempt(request)
+            owner = try await tenants.tenant(forKey: token)
+        }
+        guard let owner else {
+            recordFailure(request)
             throw HTTPError(status: 401, code: "invalid_api_key", message: "the API key is not valid",
                             headers: ["WWW-Authenticate": "Bearer"])
         }
         guard owner == tenant else { throw ServiceError.tenantNotFound(tenant).httpError }
+    }
+
+    /// Throws `429` when the client's address has used up its failed attempts.
+    private func admitAttempt(_ request: HTTPRequest) throws {
+        guard let wait = failures.admit(key: request.remoteAddress ?? "", rate: Self.failuresPerSecond, burst: Self.failureBurst) else {
+            return
+        }
+        let seconds = max(1, Int(wait.secondsValue.rounded(.up)))
+        throw HTTPError(status: 429, code: "too_many_failed_authentications",
+                        message: "too many failed authentications from this address; retry in \(seconds) s",
+                        headers: ["Retry-After": String(seconds)])
+    }
+
+    private func recordFailure(_ request: HTTPRequest) {
+        failures.consume(key: request.remoteAddress ?? "", bytes: 1)
     }
 
     private static let missing = HTTPError(status: 401, code: "unauthorized",
@@ -47,5 +82,3 @@ public struct Authenticator: Sendable {
         return token.isEmpty ? nil : token
     }
 }
-
-import Foundation

@@ -22,14 +22,17 @@ extension ServiceError {
     }
 }
 
-/// Runs a handler, turning domain errors and store outages into their HTTP answers.
+/// Runs a handler as client work (it cannot take the store connections reserved for the service's own
+/// work), turning domain errors and store outages into their HTTP answers.
 func answering(_ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
-    do {
-        return try await body()
-    } catch let error as ServiceError {
-        return error.httpError.response
-    } catch {
-        guard let unavailable = ServiceError.storeUnavailable(error) else { throw error }
-        return unavailable.httpError.response
+    try await asClientWork {
+        do {
+            return try await body()
+        } catch let error as ServiceError {
+            return error.httpError.response
+        } catch {
+            guard let unavailable = ServiceError.storeUnavailable(error) else { throw error }
+            return unavailable.httpError.response
+        }
     }
 }

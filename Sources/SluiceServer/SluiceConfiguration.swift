@@ -30,6 +30,8 @@ public struct SluiceConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(10)
     /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`.
     public var configDirectory: String?
+    /// How long API-key lookups are remembered (see ``APIKeyCache``).
+    public var apiKeyCache = APIKeyCache.Configuration()
     /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); generated and logged when absent.
     public var adminToken: String?
 
@@ -40,6 +42,8 @@ public struct SluiceConfiguration: Sendable {
         /// No statement waits longer than this for a lock (it then fails, and its request answers 503 or its
         /// file is queued again): a wait on another request or ingest can never be unbounded.
         public var lockTimeout: Duration = .seconds(30)
+        /// Connections request handlers can never hold, kept for heartbeats, leases, claims and ingests.
+        public var reservedForServiceWork = 2
         public init() {}
     }
 

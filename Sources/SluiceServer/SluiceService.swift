@@ -76,7 +76,8 @@ public final class SluiceService: Sendable {
         let storeMetrics = StoreMetrics(registry: registry)
         let pool = PostgresConnectionPool(connectionString: connectionString, configuration: .init(
             maximumConnections: configuration.store.maximumConnections,
-            logger: logger, onQueryError: { storeMetrics.record($0) }, lockTimeout: configuration.store.lockTimeout))
+            logger: logger, onQueryError: { storeMetrics.record($0) }, lockTimeout: configuration.store.lockTimeout,
+            reservedForServiceWork: configuration.store.reservedForServiceWork))
         storeMetrics.observe(pool, in: registry)
 
         let applied = try await PlatformSchema.migrator.migrate(using: pool)
@@ -93,7 +94,7 @@ public final class SluiceService: Sendable {
         let recovery = StagingRecovery(pool: pool, staging: staging, instanceExpiry: heartbeat.expiry, logger: logger)
         let recovered = try await recovery.run()
         if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }
-        let tenants = TenantService(pool: pool, staging: staging, logger: logger)
+        let tenants = TenantService(pool: pool, staging: staging, logger: logger, keys: APIKeyCache(configuration: configuration.apiKeyCache))
         if let directory = configuration.configDirectory {
             try await tenants.applyConfigurationDirectory(directory)
         }

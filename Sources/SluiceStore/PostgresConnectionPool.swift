@@ -26,6 +26,9 @@ public final class PostgresConnectionPool: Sendable {
         public var onQueryError: (@Sendable (PostgresError) -> Void)?
         /// Every connection's `lock_timeout` (see ``PostgresConnection/Configuration/lockTimeout``).
         public var lockTimeout: Duration?
+        /// Connections client work (see ``isClientWork``) can never hold: kept for the service's own
+        /// work (heartbeats, leases, claims, ingests), so no flood of requests can starve it.
+        public var reservedForServiceWork: Int
 
         public init(
             maximumConnections: Int = 10,
@@ -33,9 +36,11 @@ public final class PostgresConnectionPool: Sendable {
             healthCheckInterval: Duration = .seconds(30),
             logger: Logger = Logger(label: "sluice.store"),
             onQueryError: (@Sendable (PostgresError) -> Void)? = nil,
-            lockTimeout: Duration? = nil
+            lockTimeout: Duration? = nil,
+            reservedForServiceWork: Int = 0
         ) {
             self.lockTimeout = lockTimeout
+            self.reservedForServiceWork = min(max(0, reservedForServiceWork), max(1, maximumConnections) - 1)
             self.maximumConnections = max(1, maximumConnections)
             self.acquireTimeout = acquireTimeout
             self.healthCheckInterval = healthCheckInterval
@@ -63,8 +68,13 @@ public final class PostgresConnectionPool: Sendable {
         }
     }
 
+    /// Whether the current task works for a client request (the API sets it for its handlers): such work
+    /// waits rather than take one of the ``Configuration/reservedForServiceWork`` connections.
+    @TaskLocal public static var isClientWork = false
+
     private struct Waiter {
         let id: UInt64
+        let isClient: Bool
         let continuation: CheckedContinuation<PooledConnection, any Error>
     }
 
@@ -76,6 +86,14 @@ public final class PostgresConnectionPool: Sendable {
         var nextID: UInt64 = 0
         var isClosed = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+        /// The next waiter a freed connection may go to: service work first; client work only while fewer than
+        /// `clientLimit` connections are in use besides the freed one.
+        mutating func nextWaiter(inUseBesides inUseOthers: Int, clientLimit: Int) -> Waiter? {
+            if let index = waiters.firstIndex(where: { !$0.isClient }) { return waiters.remove(at: index) }
+            guard inUseOthers < clientLimit, let index = waiters.firstIndex(where: \.isClient) else { return nil }
+            return waiters.remove(at: index)
+        }
 
         mutating func makeSlot() -> PooledConnection {
             nextID += 1
@@ -178,22 +196,28 @@ public final class PostgresConnectionPool: Sendable {
         configuration.logger.debug("connection pool closed")
     }
 
+    /// Connections client work may hold at once.
+    private var clientLimit: Int { configuration.maximumConnections - configuration.reservedForServiceWork }
+
     private func acquire() async throws -> PooledConnection {
-        try await withCheckedThrowingContinuation { continuation in
+        let isClient = Self.isClientWork
+        return try await withCheckedThrowingContinuation { continuation in
             let immediate: Result<PooledConnection, any Error>? = state.withLock { state in
                 if state.isClosed {
                     return .failure(PostgresError(code: .poolClosed, message: "connection pool is closed"))
                 }
-                if let slot = state.idle.popLast() {
-                    state.inUse += 1
-                    return .success(slot)
-                }
-                if state.size < configuration.maximumConnections {
-                    return .success(state.makeSlot())
+                if !isClient || state.inUse < clientLimit {
+                    if let slot = state.idle.popLast() {
+                        state.inUse += 1
+                        return .success(slot)
+                    }
+                    if state.size < configuration.maximumConnections {
+                        return .success(state.makeSlot())
+                    }
                 }
                 state.nextID += 1
                 let id = state.nextID
-                state.waiters.append(Waiter(id: id, continuation: continuation))
+                state.waiters.append(Waiter(id: id, isClient: isClient, continuation: continuation))
                 DispatchQueue.global().asyncAfter(deadline: .now() + configuration.acquireTimeout.secondsValue) {
                     self.timeOut(waiter: id)
                 }
@@ -246,11 +270,12 @@ public final class PostgresConnectionPool: Sendable {
                 discard = true
                 state.size -= 1
                 state.inUse -= 1
-                if !state.isClosed, !state.waiters.isEmpty, state.size < configuration.maximumConnections {
-                    handOver = (state.waiters.removeFirst(), state.makeSlot())
+                if !state.isClosed, state.size < configuration.maximumConnections,
+                   let waiter = state.nextWaiter(inUseBesides: state.inUse, clientLimit: clientLimit) {
+                    handOver = (waiter, state.makeSlot())
                 }
-            } else if !state.waiters.isEmpty {
-                handOver = (state.waiters.removeFirst(), slot)
+            } else if let waiter = state.nextWaiter(inUseBesides: state.inUse - 1, clientLimit: clientLimit) {
+                handOver = (waiter, slot)
             } else {
                 state.inUse -= 1
                 state.idle.append(slot)

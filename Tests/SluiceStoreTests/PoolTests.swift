@@ -36,6 +36,41 @@ import Testing
         await pool.close()
     }
 
+    /// Client work (a flood of requests) cannot take the connections reserved for the service's own work:
+    /// with both client slots held, a client waits while service work gets a connection at once, and the
+    /// waiting client gets the next one freed by a client.
+    @Test func clientWorkLeavesTheReservedConnectionsToServiceWork() async throws {
+        let pool = try await TestPostgres.makePool(configuration: .init(maximumConnections: 3, reservedForServiceWork: 1))
+        let release = LockedBox(false)
+        func holdUntilReleased() async throws {
+            try await PostgresConnectionPool.$isClientWork.withValue(true) {
+                try await pool.withConnection { _ in
+                    while !release.value { Thread.sleep(forTimeInterval: 0.005) }
+                }
+            }
+        }
+        async let first: Void = holdUntilReleased()
+        async let second: Void = holdUntilReleased()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while pool.statistics.inUse < 2 {
+            try #require(ContinuousClock.now < deadline)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let third = Task { try await PostgresConnectionPool.$isClientWork.withValue(true) { try await pool.query("SELECT 3 AS n") } }
+        while pool.statistics.waiters < 1 {
+            try #require(ContinuousClock.now < deadline)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(pool.statistics.inUse == 2, "the third client waits although a connection is free")
+        #expect(try await pool.query("SELECT 1 AS n").first?["n", as: Int.self] == 1, "service work is served at once")
+        #expect(pool.statistics.waiters == 1)
+        release.update { $0 = true }
+        try await first
+        try await second
+        #expect(try await third.value.first?["n", as: Int.self] == 3)
+        await pool.close()
+    }
+
     @Test func waitersTimeOut() async throws {
         let pool = try await TestPostgres.makePool(
             configuration: .init(maximumConnections: 1, acquireTimeout: .milliseconds(200)))

@@ -63,6 +63,14 @@ public final class TokenBucket: Sendable {
         consume(bytes, now: clock())
     }
 
+    /// Whether the bucket has refilled completely (it then behaves as a new one).
+    public func isFull(now: Duration) -> Bool {
+        state.withLock { state in
+            refill(&state, now: now)
+            return state.tokens >= burst
+        }
+    }
+
     private func refill(_ state: inout State, now: Duration) {
         guard now > state.updated else { return }
         let elapsed = now - state.updated

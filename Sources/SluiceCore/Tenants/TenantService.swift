@@ -9,11 +9,13 @@ public struct TenantService: Sendable {
     private let pool: PostgresConnectionPool
     private let staging: StagingArea
     private let logger: Logger
+    private let keys: APIKeyCache
 
-    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger) {
+    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger, keys: APIKeyCache = APIKeyCache()) {
         self.pool = pool
         self.staging = staging
         self.logger = logger
+        self.keys = keys
     }
 
     /// Creates a tenant with a fresh API key; `conflict` if the id is taken.
@@ -108,6 +110,7 @@ public struct TenantService: Sendable {
                 "UPDATE sluice.tenants SET deleting_since = coalesce(deleting_since, now()) WHERE id = $1", [.init(id)])
             guard marked == 1 else { throw ServiceError.tenantNotFound(id) }
         }
+        keys.forget(tenant: id)
         stopLocalWork(id)
         try await pool.withTransaction { connection in
             // An ingest that looked the tenant up before it was marked may take the lock after a round: a few
@@ -151,14 +154,25 @@ public struct TenantService: Sendable {
             _ = try connection.execute("DELETE FROM sluice.api_keys WHERE tenant_id = $1", [.init(id)])
             try Self.insertKey(key, tenant: id, on: connection)
         }
+        keys.forget(tenant: id)
         logger.info("tenant API key rotated", metadata: ["tenant": "\(id)"])
         return key
     }
 
-    /// The tenant a key belongs to, if any.
+    /// The tenant a key belongs to, if any; answered from the key cache when it knows.
     public func tenant(forKey key: String) async throws -> String? {
-        try await pool.query("SELECT tenant_id FROM sluice.api_keys WHERE key_hash = $1", [.init(APIKey.hash(key))])
+        let hash = APIKey.hash(key)
+        if let cached = keys.lookup(hash: hash) { return cached }
+        let tenant = try await pool.query("SELECT tenant_id FROM sluice.api_keys WHERE key_hash = $1", [.init(hash)])
             .first?.decode(String.self, "tenant_id")
+        keys.store(hash: hash, tenant: tenant)
+        return tenant
+    }
+
+    /// What the key cache knows of `key`: `.some(tenant)` (`nil` for no tenant), or `nil` when only the
+    /// store can tell.
+    public func cachedTenant(forKey key: String) -> String?? {
+        keys.lookup(hash: APIKey.hash(key))
     }
 
     /// Applies the definitions in `directory/tenants/*.{yaml,yml,json}`: creates new tenants (logging

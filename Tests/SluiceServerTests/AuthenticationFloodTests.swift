@@ -1,0 +1,45 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+/// Wrong keys cannot flood the store: failed authentications are limited per client address, and keys are
+/// looked up through a cache that rotation and deletion clear at once.
+@Suite struct AuthenticationFloodTests {
+    @Test func failedAuthenticationsAreLimitedPerAddressWhileKnownKeysStillPass() async throws {
+        try await InProcessSluice.with(configure: { $0.apiKeyCache.timeToLive = .seconds(600) }) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("guarded"), contentType: "application/yaml")
+            #expect(try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: key).status == 200)
+
+            var statuses: [Int] = []
+            let started = ContinuousClock.now
+            for attempt in 0..<40 {
+                let response = try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: "sluice_guess\(attempt)")
+                statuses.append(response.status)
+                if response.status == 429 {
+                    #expect(response.errorCode == "too_many_failed_authentications")
+                    #expect(Int(response.header("Retry-After") ?? "") ?? 0 >= 1)
+                }
+            }
+            // A burst of 20, refilled at one a second: the first are refused as invalid, the rest throttled
+            // but for the attempts earned back meanwhile.
+            let duration = started.duration(to: .now)
+            let elapsed = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.count { $0 == 429 } > 0 && Double(statuses.count { $0 == 401 }) <= 21 + elapsed, "\(statuses) in \(elapsed) s")
+            #expect(try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: key).status == 200,
+                    "a key known to be valid passes while its address is throttled")
+            #expect(try await sluice.send("GET", "/api/v1/tenants", token: "not-the-admin-token").status == 429)
+
+            // Rotation clears the cached answer: the old key stops working at once, the new one works.
+            let rotated = try await sluice.send("POST", "/api/v1/tenants/guarded/api-keys", token: InProcessSluice.adminToken)
+            let newKey = try #require(try rotated.json()["api_key"] as? String, "\(rotated.text)")
+            #expect([401, 429].contains(try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: key).status))
+            // Once the address has earned an attempt back (one a second), the new key is looked up and works.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: newKey).status != 200 {
+                try #require(ContinuousClock.now < deadline, "the new key never works")
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}
