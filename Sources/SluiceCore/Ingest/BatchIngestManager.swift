@@ -107,25 +107,33 @@ public final class BatchIngestManager: Sendable {
 
     /// Queues files of tenants without a schedule as they arrive, and those of scheduled tenants when
     /// their cron expression fires.
+    /// Schedules are cron expressions, which fire on whole minutes: they are looked at once a minute, just
+    /// after it turns, reading only the scheduled tenants' expressions (parsed once each).
     private func schedule() async {
         var lastLook = Date()
+        var parsed: [String: CronSchedule] = [:]
         while !Task.isCancelled {
             let now = Date()
             do {
                 if try await queue.queueArrivals() > 0 { queuedWork.signal() }
-                for tenant in try await tenants.list() {
-                    guard let cron = tenant.definition.serviceAgreement.schedule,
-                          let next = cron.nextDate(after: lastLook), next <= now else { continue }
-                    let queued = try await queue.queueTenant(tenant.id)
-                    if queued > 0 {
-                        queuedWork.signal()
-                        logger.info("scheduled ingestion", metadata: ["tenant": "\(tenant.id)", "files": "\(queued)"])
+                if Int(now.timeIntervalSince1970 / 60) > Int(lastLook.timeIntervalSince1970 / 60) {
+                    let schedules = try await tenants.schedules()
+                    parsed = parsed.filter { expression, _ in schedules.contains { $0.cron == expression } }
+                    for (tenant, expression) in schedules {
+                        guard let cron = parsed[expression] ?? (try? CronSchedule(expression)) else { continue }
+                        parsed[expression] = cron
+                        guard let next = cron.nextDate(after: lastLook), next <= now else { continue }
+                        let queued = try await queue.queueTenant(tenant)
+                        if queued > 0 {
+                            queuedWork.signal()
+                            logger.info("scheduled ingestion", metadata: ["tenant": "\(tenant)", "files": "\(queued)"])
+                        }
                     }
+                    lastLook = now
                 }
             } catch {
                 logger.warning("ingest scheduling failed", metadata: ["error": "\(error)"])
             }
-            lastLook = now
             await arrivals.wait(timeout: configuration.pollInterval)
         }
     }

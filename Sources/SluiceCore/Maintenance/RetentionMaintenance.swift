@@ -49,21 +49,32 @@ public struct RetentionMaintenance: Sendable {
     }
 
     /// Deletes the ledger entries (and so the rejects) of the tenant's files finished before `cutoff`,
-    /// then their staged copies. A crash in between leaves unrecorded files, which startup recovery removes.
+    /// then their staged copies, `batchSize` at a time so no pass holds every expired row at once. A crash
+    /// in between leaves unrecorded files, which staging recovery removes.
     private func removeFiles(tenant: String, finishedBefore cutoff: Date) async throws -> Int {
-        let rows = try await pool.query("""
-            DELETE FROM sluice.files
-            WHERE tenant_id = $1 AND state IN ('succeeded', 'failed', 'partial', 'deleted')
-              AND coalesce(ingest_finished_at, state_changed_at) < $2
-            RETURNING id, stored_name
-            """, [.init(tenant), .init(cutoff)])
-        let paths = try rows.map { row in
-            try staging.finalPath(tenant: tenant, id: try row.decode(String.self, "id") ?? "",
-                                  sanitizedName: try row.decode(String.self, "stored_name") ?? "")
+        var removed = 0
+        while !Task.isCancelled {
+            let rows = try await pool.query("""
+                DELETE FROM sluice.files WHERE id IN (
+                    SELECT id FROM sluice.files
+                    WHERE tenant_id = $1 AND state IN ('succeeded', 'failed', 'partial', 'deleted')
+                      AND coalesce(ingest_finished_at, state_changed_at) < $2
+                    LIMIT $3)
+                RETURNING id, stored_name
+                """, [.init(tenant), .init(cutoff), .init(Self.batchSize)])
+            let paths = try rows.map { row in
+                try staging.finalPath(tenant: tenant, id: try row.decode(String.self, "id") ?? "",
+                                      sanitizedName: try row.decode(String.self, "stored_name") ?? "")
+            }
+            try await staging.removeFiles(paths)
+            removed += paths.count
+            if paths.count < Self.batchSize { break }
         }
-        try await staging.removeFiles(paths)
-        return paths.count
+        return removed
     }
+
+    /// Files removed per statement.
+    static let batchSize = 1000
 
     /// Runs a pass every `interval` until cancelled, counting what it removes.
     public func run(components: ComponentRegistry, registry: MetricsRegistry, interval: Duration = .seconds(3600)) async {

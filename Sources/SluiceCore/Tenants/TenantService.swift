@@ -94,6 +94,17 @@ public struct TenantService: Sendable {
         ).map(Self.record)
     }
 
+    /// The tenants with an ingestion schedule and their cron expressions, without reading whole definitions.
+    public func schedules() async throws -> [(tenant: String, cron: String)] {
+        try await pool.query("""
+            SELECT id, definition #>> '{service_agreement,schedule}' AS cron FROM sluice.tenants
+            WHERE deleting_since IS NULL AND definition #>> '{service_agreement,schedule}' IS NOT NULL ORDER BY id
+            """).compactMap { row in
+            guard let id = try row.decode(String.self, "id"), let cron = try row.decode(String.self, "cron") else { return nil }
+            return (id, cron)
+        }
+    }
+
     /// Removes the tenant with its table, ledger, keys and staged files, stopping its work first, so no wait
     /// can close a cycle (an upload publishing, an ingest holding the table, the drop waiting on both):
     /// 1. marks it as being deleted, after publications in progress (from then on it is gone for uploads,

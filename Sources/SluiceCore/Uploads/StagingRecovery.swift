@@ -40,6 +40,9 @@ public struct StagingRecovery: Sendable {
         }
     }
 
+    /// Staged files the ledger is asked about per query.
+    static let batchSize = 1000
+
     /// Returns the paths it removed.
     public func run() async throws -> [String] {
         // Each instance is judged by its own heartbeat interval (the observer's for rows from before it was kept).
@@ -70,11 +73,15 @@ public struct StagingRecovery: Sendable {
             }
             return (removed, candidates)
         }
-        guard !candidates.isEmpty else { return removed }
-        let recorded = Set(try await pool.query("SELECT id FROM sluice.files WHERE id = ANY($1::text[]) AND state <> 'deleted'",
-                                                [.init("{" + candidates.map(\.id).joined(separator: ",") + "}")])
-            .compactMap { try $0.decode(String.self, "id") })
-        let unrecorded = candidates.filter { !recorded.contains($0.id) }.map(\.path)
+        // Asked in batches: every staged file of every tenant may be a candidate.
+        var unrecorded: [String] = []
+        for start in stride(from: 0, to: candidates.count, by: Self.batchSize) {
+            let batch = candidates[start..<min(start + Self.batchSize, candidates.count)]
+            let recorded = Set(try await pool.query("SELECT id FROM sluice.files WHERE id = ANY($1::text[]) AND state <> 'deleted'",
+                                                    [.init("{" + batch.map(\.id).joined(separator: ",") + "}")])
+                .compactMap { try $0.decode(String.self, "id") })
+            unrecorded += batch.filter { !recorded.contains($0.id) }.map(\.path)
+        }
         try await staging.removeFiles(unrecorded)
         return removed + unrecorded
     }

@@ -40,7 +40,19 @@ public final class UploadMetrics: Sendable {
         duration.labels(tenant).observe(seconds)
     }
 
-    /// Re-reads every tenant's staging usage from the ledger (run periodically and after uploads) and
+    /// Re-reads one tenant's staging usage from the ledger (after its uploads).
+    public func refresh(tenant: String, pool: PostgresConnectionPool) async {
+        guard let row = try? await pool.query("""
+            SELECT (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
+                   count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
+                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored
+            FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id WHERE t.id = $1 GROUP BY t.id
+            """, [.init(tenant)]).first else { return }
+        set(tenant: tenant, staged: (try? row.decode(Int.self, "staged")) ?? 0,
+            stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
+    }
+
+    /// Re-reads every tenant's staging usage from the ledger (run periodically) and
     /// drops the series of tenants that no longer exist; returns the tenants that do, or `nil` when the
     /// store did not answer.
     @discardableResult

@@ -43,7 +43,7 @@ public struct UploadService: Sendable {
             let result = try await stage(request, body: body)
             metrics.recordUpload(tenant: request.tenant, outcome: result.duplicate ? "duplicate" : "accepted",
                                  bytes: result.file.size, seconds: started.duration(to: .now).secondsValue)
-            await metrics.refresh(pool: pool)
+            await metrics.refresh(tenant: request.tenant, pool: pool)
             return result
         } catch let error as ServiceError {
             metrics.recordUpload(tenant: request.tenant, outcome: error.code, bytes: 0,
