@@ -52,17 +52,23 @@ final class ChildTable<Child: LabeledChild>: Sendable {
         }
     }
 
-    /// Removes every child whose value of label `name` is not in `kept` (nothing if the family has no such label).
-    func removeAll(whereLabel name: String, isNotIn kept: Set<String>) {
-        guard let position = labelNames.firstIndex(of: name) else { return }
+    /// Removes every child whose value of label `name` is in `values` (nothing if the family has no such label).
+    func removeAll(whereLabel name: String, isIn values: Set<String>) {
+        guard let position = labelNames.firstIndex(of: name), !values.isEmpty else { return }
         children.withLock { table in
             let before = table.byValues.count
-            table.byValues = table.byValues.filter { kept.contains($0.key[position]) }
+            table.byValues = table.byValues.filter { !values.contains($0.key[position]) }
             if table.byValues.count != before {
                 table.sorted = nil
                 table.generation += 1
             }
         }
+    }
+
+    /// The values label `name` has among the children (none if the family has no such label).
+    func values(ofLabel name: String) -> Set<String> {
+        guard let position = labelNames.firstIndex(of: name) else { return [] }
+        return children.withLock { Set($0.byValues.keys.map { $0[position] }) }
     }
 
     /// The children ordered by label values (byte-wise, value by value). The order is computed once

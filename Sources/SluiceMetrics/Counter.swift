@@ -67,9 +67,11 @@ public final class CounterFamily: MetricFamily, Sendable {
     /// Stops exporting the counter for these label values.
     public func remove(_ values: [String]) { children.remove(values) }
 
-    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
-        children.removeAll(whereLabel: name, isNotIn: kept)
+    func removeSeries(whereLabel name: String, isIn values: Set<String>) {
+        children.removeAll(whereLabel: name, isIn: values)
     }
+
+    func values(ofLabel name: String) -> Set<String> { children.values(ofLabel: name) }
 
     var exposedNames: [String] { [name, String(name.dropLast("_total".count))] }
 

@@ -63,9 +63,11 @@ public final class GaugeFamily: MetricFamily, Sendable {
     /// Stops exporting the gauge for these label values, e.g. for a deleted tenant.
     public func remove(_ values: [String]) { children.remove(values) }
 
-    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
-        children.removeAll(whereLabel: name, isNotIn: kept)
+    func removeSeries(whereLabel name: String, isIn values: Set<String>) {
+        children.removeAll(whereLabel: name, isIn: values)
     }
+
+    func values(ofLabel name: String) -> Set<String> { children.values(ofLabel: name) }
 
     var exposedNames: [String] { [name] }
 

@@ -123,9 +123,11 @@ public final class HistogramFamily: MetricFamily, Sendable {
     /// Stops exporting the histogram for these label values.
     public func remove(_ values: [String]) { children.remove(values) }
 
-    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
-        children.removeAll(whereLabel: name, isNotIn: kept)
+    func removeSeries(whereLabel name: String, isIn values: Set<String>) {
+        children.removeAll(whereLabel: name, isIn: values)
     }
+
+    func values(ofLabel name: String) -> Set<String> { children.values(ofLabel: name) }
 
     var exposedNames: [String] { [name, name + "_bucket", name + "_sum", name + "_count"] }
 

@@ -7,8 +7,10 @@ protocol MetricFamily: AnyObject, Sendable {
     /// two families of a registry must not share any.
     var exposedNames: [String] { get }
     func render(into writer: inout ExpositionWriter)
-    /// Drops the series whose value of label `name` is not in `kept`.
-    func removeSeries(whereLabel name: String, isNotIn kept: Set<String>)
+    /// Drops the series whose value of label `name` is in `values`.
+    func removeSeries(whereLabel name: String, isIn values: Set<String>)
+    /// The values label `name` has in the family's series.
+    func values(ofLabel name: String) -> Set<String>
 }
 
 extension Atomic where Value == UInt64 {

@@ -69,11 +69,16 @@ public final class MetricsRegistry: Sendable {
         collectors.withLock { $0.append(collect) }
     }
 
-    /// Drops, in every family with a label `name`, the series whose value is not in `kept`: e.g. every
-    /// series of tenants that no longer exist, so deleted (or never created) tenants leave no series behind.
-    public func removeSeries(whereLabel name: String, isNotIn kept: Set<String>) {
+    /// The values label `name` has across every family's series (e.g. every tenant with a series).
+    public func values(ofLabel name: String) -> Set<String> {
+        families.withLock { Array($0.byName.values) }.reduce(into: Set<String>()) { $0.formUnion($1.values(ofLabel: name)) }
+    }
+
+    /// Drops, in every family with a label `name`, the series whose value is in `values`: e.g. every series
+    /// of tenants that no longer exist.
+    public func removeSeries(whereLabel name: String, isIn values: Set<String>) {
         for family in families.withLock({ Array($0.byName.values) }) {
-            family.removeSeries(whereLabel: name, isNotIn: kept)
+            family.removeSeries(whereLabel: name, isIn: values)
         }
     }
 

@@ -179,7 +179,7 @@ func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in
                 open.append(connection)
             }
             let extra = try await client.connect()
-            #expect(await Task.detached { extra.isClosedByPeer(timeout: 5) }.value)
+            #expect(try await onThread { extra.isClosedByPeer(timeout: 30) })
             extra.close()
             #expect(server.refusedConnections >= 1)
             let first = open[0]
@@ -196,7 +196,7 @@ func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in
             _ = try await onThread { try first.roundTrip(client.request("GET", "/hello")) }
             _ = try await onThread { try second.roundTrip(client.request("GET", "/hello")) }
             let third = try await client.connect()
-            #expect(await Task.detached { third.isClosedByPeer(timeout: 5) }.value)
+            #expect(try await onThread { third.isClosedByPeer(timeout: 30) })
             [first, second, third].forEach { $0.close() }
         }
     }
@@ -210,7 +210,7 @@ func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in
             }
             defer { connection.close() }
             #expect(served.status == 200)
-            #expect(await Task.detached { connection.isClosedByPeer(timeout: 15) }.value)
+            #expect(try await onThread { connection.isClosedByPeer(timeout: 30) })
         }
     }
 

@@ -42,39 +42,37 @@ public final class UploadMetrics: Sendable {
 
     /// Re-reads one tenant's staging usage from the ledger (after its uploads).
     public func refresh(tenant: String, pool: PostgresConnectionPool) async {
-        guard let row = try? await pool.query("""
-            SELECT (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
-                   count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
-                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored
-            FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id WHERE t.id = $1 GROUP BY t.id
-            """, [.init(tenant)]).first else { return }
-        set(tenant: tenant, staged: (try? row.decode(Int.self, "staged")) ?? 0,
-            stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
+        guard let row = try? await pool.query(Self.usageQuery(where: "WHERE t.id = $1"), [.init(tenant)]).first else { return }
+        set(tenant: tenant, from: row)
     }
 
-    /// Re-reads every tenant's staging usage from the ledger (run periodically) and
-    /// drops the series of tenants that no longer exist; returns the tenants that do, or `nil` when the
-    /// store did not answer.
+    /// Re-reads every tenant's staging usage from the ledger (run periodically) and drops the series of
+    /// tenants that no longer exist; returns the tenants that do, or `nil` when the store did not answer.
     @discardableResult
     public func refresh(pool: PostgresConnectionPool) async -> Set<String>? {
-        guard let rows = try? await pool.query("""
-            SELECT t.id, (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
-                   count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
-                   coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored,
-                   coalesce(extract(epoch FROM now() - min(f.received_at) FILTER (WHERE f.state IN ('received', 'queued'))), 0)::float8 AS oldest
-            FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id GROUP BY t.id
-            """) else { return nil }
+        // Only tenants with series before the query can be judged gone: one created meanwhile keeps its series.
+        let labelled = registry.values(ofLabel: "tenant")
+        guard let rows = try? await pool.query(Self.usageQuery(where: "")) else { return nil }
         var present = Set<String>()
         for row in rows {
             guard let tenant = try? row.decode(String.self, "id") else { continue }
             present.insert(tenant)
-            set(tenant: tenant, staged: (try? row.decode(Int.self, "staged")) ?? 0,
-                stored: (try? row.decode(Int64.self, "stored")) ?? 0, quota: (try? row.decode(Int64.self, "quota")) ?? 0)
-            oldestWaiting.labels(tenant).set((try? row.decode(Double.self, "oldest")) ?? 0)
+            set(tenant: tenant, from: row)
         }
         // Series exist only for tenants that exist: a deleted tenant's go with it, in every family.
-        registry.removeSeries(whereLabel: "tenant", isNotIn: present)
+        registry.removeSeries(whereLabel: "tenant", isIn: labelled.subtracting(present))
         return present
+    }
+
+    /// Each tenant's quota, files staged, bytes stored and the age of its oldest waiting file.
+    private static func usageQuery(where condition: String) -> String {
+        """
+        SELECT t.id, (t.definition -> 'constraints' ->> 'storage_quota')::bigint AS quota,
+               count(f.id) FILTER (WHERE f.state IN ('received', 'queued', 'ingesting'))::int AS staged,
+               coalesce(sum(f.size) FILTER (WHERE f.state <> 'deleted'), 0)::bigint AS stored,
+               coalesce(extract(epoch FROM now() - min(f.received_at) FILTER (WHERE f.state IN ('received', 'queued'))), 0)::float8 AS oldest
+        FROM sluice.tenants t LEFT JOIN sluice.files f ON f.tenant_id = t.id \(condition) GROUP BY t.id
+        """
     }
 
     /// Refreshes the staging gauges every `interval` until cancelled (usage changes through ingestion
@@ -90,9 +88,11 @@ public final class UploadMetrics: Sendable {
         }
     }
 
-    private func set(tenant: String, staged: Int, stored: Int64, quota: Int64) {
-        stagedFiles.labels(tenant).set(Double(staged))
+    private func set(tenant: String, from row: PostgresRow) {
+        let stored = (try? row.decode(Int64.self, "stored")) ?? 0, quota = (try? row.decode(Int64.self, "quota")) ?? 0
+        stagedFiles.labels(tenant).set(Double((try? row.decode(Int.self, "staged")) ?? 0))
         storedBytes.labels(tenant).set(Double(stored))
         quotaRatio.labels(tenant).set(quota > 0 ? Double(stored) / Double(quota) : 0)
+        oldestWaiting.labels(tenant).set((try? row.decode(Double.self, "oldest")) ?? 0)
     }
 }
