@@ -6,10 +6,10 @@ import SluiceHTTP
 /// its own resources. A valid key of another tenant gets the same 404 as a tenant that does not
 /// exist, so keys never reveal which tenants exist.
 ///
-/// Failed authentications are limited per client address (a burst of `failureBurst`, then one per
-/// `failureRefill`): past that, a token the key cache cannot vouch for is answered `429
-/// too_many_failed_authentications` without a store query, so guessing keys costs the store nothing
-/// and gains nothing. Keys the cache knows to be valid still pass.
+/// Failed authentications are limited per client address (a burst of `failureBurst`, then
+/// `failuresPerSecond`): past that, a token the key cache does not know as valid (or as recently valid)
+/// is answered `429 too_many_failed_authentications` without a store query, so guessing keys costs the
+/// store nothing and gains nothing, while clients with valid keys behind the same address still pass.
 public struct Authenticator: Sendable {
     private let adminToken: String
     private let tenants: TenantService
@@ -41,9 +41,10 @@ public struct Authenticator: Sendable {
             return
         }
         let owner: String?
-        if let cached = tenants.cachedTenant(forKey: token) {
-            owner = cached
-        } else {
+        switch tenants.cachedAnswer(forKey: token) {
+        case .known(let tenant?): owner = tenant
+        case .recentlyValid: owner = try await tenants.tenant(forKey: token)
+        case .known(nil), .unknown:
             try admitAttempt(request)
             owner = try await tenants.tenant(forKey: token)
         }

@@ -42,4 +42,21 @@ import Testing
             }
         }
     }
+
+    /// A valid key whose cached answer expired is still let through to the store while its address is
+    /// throttled: it was valid a moment ago, so a flood of wrong keys from the same address (a NAT) does
+    /// not lock it out.
+    @Test func recentlyValidKeysAreLookedUpWhileTheirAddressIsThrottled() async throws {
+        try await InProcessSluice.with(configure: { $0.apiKeyCache.timeToLive = .zero }) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("shared-nat"), contentType: "application/yaml")
+            #expect(try await sluice.send("GET", "/api/v1/tenants/shared-nat/files", token: key).status == 200)
+            var throttled = false
+            for attempt in 0..<200 where !throttled {
+                throttled = try await sluice.send("GET", "/api/v1/tenants/shared-nat/files", token: "sluice_guess\(attempt)").status == 429
+            }
+            #expect(throttled)
+            #expect(try await sluice.send("GET", "/api/v1/tenants/shared-nat/files", token: "sluice_never_seen").status == 429)
+            #expect(try await sluice.send("GET", "/api/v1/tenants/shared-nat/files", token: key).status == 200)
+        }
+    }
 }

@@ -173,16 +173,15 @@ public struct TenantService: Sendable {
     /// The tenant a key belongs to, if any; answered from the key cache when it knows.
     public func tenant(forKey key: String) async throws -> String? {
         let hash = APIKey.hash(key)
-        if let cached = keys.lookup(hash: hash) { return cached }
+        if case .known(let cached) = keys.lookup(hash: hash) { return cached }
         let tenant = try await pool.query("SELECT tenant_id FROM sluice.api_keys WHERE key_hash = $1", [.init(hash)])
             .first?.decode(String.self, "tenant_id")
         keys.store(hash: hash, tenant: tenant)
         return tenant
     }
 
-    /// What the key cache knows of `key`: `.some(tenant)` (`nil` for no tenant), or `nil` when only the
-    /// store can tell.
-    public func cachedTenant(forKey key: String) -> String?? {
+    /// What the key cache knows of `key`.
+    public func cachedAnswer(forKey key: String) -> APIKeyCache.Answer {
         keys.lookup(hash: APIKey.hash(key))
     }
 
