@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,13 +119,25 @@ public final class TestConnection: @unchecked Sendable {
         }
     }
 
-    public func close() { Glibc.close(socket) }
+    /// Whether ``reset()`` released the descriptor already.
+    private let released = Atomic<Bool>(false)
 
-    /// Closes with a reset (`SO_LINGER` 0), as a client that was killed or gave up.
+    /// Ends the connection (the peer sees it closed). The descriptor itself is released only when the last
+    /// reference goes: a task still writing to this connection then fails, instead of writing into whatever
+    /// socket of the test process got the same descriptor number (one corrupted another test's PostgreSQL
+    /// connection that way).
+    public func close() { Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
+
+    /// Closes with a reset (`SO_LINGER` 0), as a client that was killed or gave up; nothing may use the
+    /// connection afterwards.
     public func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        Glibc.close(socket)
+        if !released.exchange(true, ordering: .relaxed) { Glibc.close(socket) }
+    }
+
+    deinit {
+        if !released.exchange(true, ordering: .relaxed) { Glibc.close(socket) }
     }
 
     /// Shuts down the sending side only, as a client that has sent everything and waits for the answer.

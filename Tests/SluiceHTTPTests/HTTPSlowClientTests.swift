@@ -6,13 +6,13 @@ import Testing
 /// has a deadline, which libmicrohttpd's idle timeout (restarted by every byte) is not, and a body has a
 /// minimum rate.
 @Suite struct HTTPSlowClientTests {
-    /// Writes `bytes` one at a time, `interval` apart, until they are sent or the server closes the
-    /// connection; returns at once.
+    /// Writes `bytes` one at a time, `interval` apart, until they are sent, the server closes the connection
+    /// or the task is cancelled; returns at once. Await the task (after cancelling it) before closing.
     private func trickle(_ bytes: [UInt8], on connection: TestConnection, every interval: Duration) -> Task<Void, Never> {
         Task.detached {
             for byte in bytes {
-                guard (try? connection.write([byte])) != nil else { return }
-                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, (try? connection.write([byte])) != nil else { return }
+                do { try await Task.sleep(for: interval) } catch { return }
             }
         }
     }
@@ -31,6 +31,7 @@ import Testing
                 #expect(answer.status == 408 && answer.errorCode == "header_timeout", "\(answer.status) \(answer.text)")
                 #expect(try await onThread { connection.isClosedByPeer(timeout: 30) })
                 writer.cancel()
+                await writer.value
                 connection.close()
             }
             #expect(server.headTimeouts == 4)
@@ -64,8 +65,9 @@ import Testing
             try await onThread { try connection.write(Array("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n".utf8)) }
             // A byte every 5 ms is 200 bytes per second at most, a fifth of the minimum.
             let writer = trickle(Array(repeating: 0x61, count: 100_000), on: connection, every: .milliseconds(5))
-            defer { writer.cancel() }
             let answer = try await onThread { try connection.readResponse(method: "POST") }
+            writer.cancel()
+            await writer.value
             #expect(answer.status == 408 && answer.errorCode == "body_too_slow", "\(answer.status) \(answer.text)")
             try await waitUntil("the slow body is counted") { server.slowBodies == 1 }
             // A body at full speed is untouched by the same limit.

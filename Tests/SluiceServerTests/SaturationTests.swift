@@ -44,6 +44,7 @@ import Testing
         #expect(try await operations.get("/api/v1/tenants").status == 404, "the operations listener serves nothing else")
 
         trickle.cancel()
+        await trickle.value
         slow.forEach { $0.close() }
         slow = []
         #expect(try await sluice.terminate() == 0)
