@@ -211,6 +211,23 @@ struct StagingMultipartTests {
         #expect { _ = try once.feed([]) } throws: { ($0 as? MultipartError)?.code == MultipartError.Code.headersTooLarge }
     }
 
+    /// A header block of exactly the limit is accepted however it is split, also when a chunk ends just
+    /// before its terminator is complete (found by fuzzing: that refused it as too large, while the same
+    /// body in one piece was accepted).
+    @Test func aHeaderBlockOfExactlyTheLimitIsAcceptedWhateverTheSplit() throws {
+        let header = "Content-Disposition: form-data; name=\"f\"; filename=\"a.csv\"\r\nX-Pad: "
+        let block = header + String(repeating: "p", count: 128 - header.utf8.count)
+        let body = Array("--\(boundary)\r\n\(block)\r\n\r\ndata\r\n--\(boundary)--\r\n".utf8)
+        #expect(block.utf8.count == 128)
+        let blockEnd = boundary.utf8.count + 4 + 128
+        for cut in [blockEnd + 1, blockEnd + 2, blockEnd + 3, blockEnd + 4] {
+            var parser = MultipartParser(boundary: boundary, maximumHeaderBytes: 128)
+            var events = try parser.feed(Array(body[..<cut]))
+            events += try parser.feed(Array(body[cut...]))
+            #expect(events.contains(.partData(Array("data".utf8))), "split at \(cut): \(events)")
+        }
+    }
+
     @Test func malformedInput() throws {
         var noColon = MultipartParser(boundary: boundary)
         #expect { _ = try noColon.feed(Array("--\(boundary)\r\nnot a header\r\n\r\n".utf8)) } throws: {

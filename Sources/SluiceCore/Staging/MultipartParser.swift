@@ -144,7 +144,8 @@ public struct MultipartParser: Sendable {
                 let scanFrom = position + max(0, headerBytesScanned - (Self.headerTerminator.count - 1))
                 guard let end = find(Self.headerTerminator, from: scanFrom) else {
                     headerBytesScanned = buffer.count - position
-                    try checkHeaderSize(headerBytesScanned)
+                    // The last bytes may begin the terminator: the block is at least this long.
+                    try checkHeaderSize(headerBytesScanned - (Self.headerTerminator.count - 1))
                     return
                 }
                 try checkHeaderSize(end - position)
