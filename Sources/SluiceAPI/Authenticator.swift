@@ -11,16 +11,26 @@ import SluiceHTTP
 /// is answered `429 too_many_failed_authentications` without a store query, so guessing keys costs the
 /// store nothing and gains nothing, while clients with valid keys behind the same address still pass.
 public struct Authenticator: Sendable {
+    /// The failed-authentication limit per client address.
+    public struct Configuration: Sendable {
+        public var failureBurst: Double
+        public var failuresPerSecond: Double
+
+        public init(failureBurst: Double = 20, failuresPerSecond: Double = 1) {
+            self.failureBurst = failureBurst
+            self.failuresPerSecond = failuresPerSecond
+        }
+    }
+
     private let adminToken: String
     private let tenants: TenantService
-    private let failures: RateLimiter
-    static let failureBurst = 20.0
-    static let failuresPerSecond = 1.0
+    private let configuration: Configuration
+    private let failures = RateLimiter()
 
-    public init(adminToken: String, tenants: TenantService, failures: RateLimiter = RateLimiter()) {
+    public init(adminToken: String, tenants: TenantService, configuration: Configuration = .init()) {
         self.adminToken = adminToken
         self.tenants = tenants
-        self.failures = failures
+        self.configuration = configuration
     }
 
     /// Succeeds for the admin token only.
@@ -58,7 +68,8 @@ public struct Authenticator: Sendable {
 
     /// Throws `429` when the client's address has used up its failed attempts.
     private func admitAttempt(_ request: HTTPRequest) throws {
-        guard let wait = failures.admit(key: request.remoteAddress ?? "", rate: Self.failuresPerSecond, burst: Self.failureBurst) else {
+        guard let wait = failures.admit(key: request.remoteAddress ?? "", rate: configuration.failuresPerSecond,
+                                        burst: configuration.failureBurst) else {
             return
         }
         let seconds = max(1, Int(wait.secondsValue.rounded(.up)))

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceAPI
 import SluiceCore
 import SluiceHTTP
 
@@ -32,6 +33,8 @@ public struct SluiceConfiguration: Sendable {
     public var configDirectory: String?
     /// How long API-key lookups are remembered (see ``APIKeyCache``).
     public var apiKeyCache = APIKeyCache.Configuration()
+    /// The failed-authentication limit per client address.
+    public var authentication = Authenticator.Configuration()
     /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); generated and logged when absent.
     public var adminToken: String?
 

@@ -105,7 +105,7 @@ public final class SluiceService: Sendable {
         let rateLimiter = RateLimiter()
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: rateLimiter,
                                     metrics: uploadMetrics, logger: logger, ingest: ingest)
-        let auth = Authenticator(adminToken: adminToken(), tenants: tenants)
+        let auth = Authenticator(adminToken: adminToken(), tenants: tenants, configuration: configuration.authentication)
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
