@@ -10,9 +10,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var perIPConnectionLimit: Int
     /// Seconds a connection may stay idle before it is closed.
     public var idleTimeoutSeconds: Int
-    /// Seconds a connection has to deliver a request head after it opens or after its previous response;
-    /// libmicrohttpd's idle timeout restarts with every byte, so a client sending one header byte at a time
-    /// would hold its slot forever.
+    /// Seconds a connection has to deliver its first request head after it opens (later heads get the idle
+    /// timeout after the previous response); libmicrohttpd's idle timeout restarts with every byte, so a
+    /// client sending one header byte at a time would hold its slot forever.
     public var headTimeoutSeconds: Double
     /// Bytes per second a request body must arrive at, at least, measured over `bodyRateWindowSeconds`
     /// while the transport is reading it (0 = no minimum).

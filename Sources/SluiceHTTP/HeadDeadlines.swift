@@ -8,9 +8,11 @@ import Glibc
 /// idle timeout, so a client sending a header byte every few seconds (slowloris) held a connection slot
 /// forever, and 1,100 of them kept every other client, health checks included, out.
 ///
-/// A connection must deliver each request head within `seconds` of opening, or of its previous response.
-/// Past that, the watchdog shuts its socket down, which makes libmicrohttpd close it: a connection that
-/// never completed a head is told `408 header_timeout` first; an idle kept-alive one is just closed.
+/// A connection must deliver its first request head within `seconds` of opening, and each later one within
+/// `keptAliveSeconds` (the idle timeout) of its previous response: a kept-alive connection may wait that long
+/// for its next request, but not trickle it in for longer. Past that, the watchdog shuts the socket down,
+/// which makes libmicrohttpd close it: a connection that never completed a head is told `408 header_timeout`
+/// first; a kept-alive one is just closed (it has no request under way that could be told).
 final class HeadDeadlines: Sendable {
     private struct Awaiting {
         let socket: Int32
@@ -20,14 +22,16 @@ final class HeadDeadlines: Sendable {
     }
 
     let seconds: Double
+    let keptAliveSeconds: Double
     /// Connections closed for a late head.
     let timedOut = Atomic<Int>(0)
     /// Keyed by the connection pointer. An entry is removed in libmicrohttpd's closed notification, which
     /// comes before it closes the socket, so a socket found here under the lock is still this connection's.
     private let connections = Mutex<[UInt: Awaiting]>([:])
 
-    init(seconds: Double) {
+    init(seconds: Double, keptAliveSeconds: Double) {
         self.seconds = seconds
+        self.keptAliveSeconds = keptAliveSeconds
     }
 
     func opened(_ connection: OpaquePointer) {
@@ -54,10 +58,11 @@ final class HeadDeadlines: Sendable {
 
     /// Shuts down every connection whose head is overdue (called by the server's watchdog).
     func closeOverdue() {
-        let deadline = ContinuousClock.now - .milliseconds(Int(seconds * 1000))
+        let now = ContinuousClock.now
+        let first = now - .milliseconds(Int(seconds * 1000)), later = now - .milliseconds(Int(keptAliveSeconds * 1000))
         connections.withLock { connections in
             for (key, entry) in connections {
-                guard let since = entry.since, since < deadline, entry.socket >= 0 else { continue }
+                guard let since = entry.since, since < (entry.servedRequests == 0 ? first : later), entry.socket >= 0 else { continue }
                 timedOut.add(1, ordering: .relaxed)
                 if entry.servedRequests == 0 { _ = RawResponse.write(Self.timeout, to: entry.socket) }
                 shutdown(entry.socket, Int32(SHUT_RDWR))

@@ -28,7 +28,8 @@ final class ServerCore: Sendable {
         self.router = router
         self.logger = logger
         self.onRequestCompleted = onRequestCompleted
-        self.headDeadlines = HeadDeadlines(seconds: configuration.headTimeoutSeconds)
+        self.headDeadlines = HeadDeadlines(seconds: configuration.headTimeoutSeconds,
+                                           keptAliveSeconds: Double(configuration.idleTimeoutSeconds))
     }
 
     func began(_ exchange: Exchange) {

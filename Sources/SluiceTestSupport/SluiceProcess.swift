@@ -38,8 +38,9 @@ public final class SluiceProcess: @unchecked Sendable {
     }
 
     /// Starts `sluice serve <arguments>` listening on port 0, its operations listener too. Tests stall
-    /// uploads on purpose for as long as their checks take, so the minimum body rate is off unless
-    /// `arguments` set it (a later option wins).
+    /// uploads on purpose for as long as their checks take, and a loaded machine may take seconds between a
+    /// connect and its first byte, so the minimum body rate is off and the head timeout long unless
+    /// `arguments` set them (a later option wins).
     public init(serve arguments: [String], environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw TestClientError("\(Self.executable) is missing: build with `swift build --build-tests` before `swift test`")
@@ -48,8 +49,8 @@ public final class SluiceProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--operations-listen", "127.0.0.1:0", "--min-body-rate", "0"]
-            + arguments
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--operations-listen", "127.0.0.1:0", "--min-body-rate", "0",
+                             "--head-timeout", "300"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardError = log

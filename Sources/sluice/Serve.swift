@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds before an idle HTTP connection is closed.")
     var idleTimeout: Int = 60
 
-    @Option(help: "Seconds a connection has to send a request's line and headers, after it opens or after its previous response.")
+    @Option(help: "Seconds a connection has to send its first request line and headers after it opens (later ones: --idle-timeout after the previous response).")
     var headTimeout: Double = 10
 
     @Option(help: "Bytes per second a request body must arrive at, at least, measured over 10 s windows (0 = no minimum); slower uploads get 408 body_too_slow.")

@@ -29,8 +29,10 @@ final class InProcessSluice: Sendable {
                       configure: (inout SluiceConfiguration) -> Void = { _ in }) async throws -> InProcessSluice {
         var configuration = SluiceConfiguration()
         configuration.http.address = .init(host: "127.0.0.1", port: 0)
-        // Tests stall uploads on purpose for as long as their checks take; slow-body limits are tested apart.
+        // Tests stall uploads on purpose for as long as their checks take, and a loaded machine may take
+        // seconds between a connect and its first byte; slow-client limits are tested apart.
         configuration.http.minimumBodyBytesPerSecond = 0
+        configuration.http.headTimeoutSeconds = 300
         configuration.operations = nil
         configuration.store.databaseURL = try await TestPostgres.makeDatabase()
         configuration.dataDirectory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-data")
