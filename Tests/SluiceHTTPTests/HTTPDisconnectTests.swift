@@ -44,6 +44,10 @@ import Testing
         ])
         var configuration = HTTPServerConfiguration(address: ListenAddress(host: "127.0.0.1", port: 0))
         configuration.shutdownGraceSeconds = shutdownGrace
+        // These clients stall on purpose, for as long as a loaded machine takes; slow-client limits are
+        // tested apart (HTTPSlowClientTests).
+        configuration.headTimeoutSeconds = 300
+        configuration.minimumBodyBytesPerSecond = 0
         let server = HTTPServer(configuration: configuration, router: router, logger: Logger(label: "test")) { log in
             observed.completed.withLock { $0.append(log) }
         }

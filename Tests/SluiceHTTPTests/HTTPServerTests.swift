@@ -9,9 +9,10 @@ import Testing
 func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
                            _ body: (HTTPServer, TestHTTPClient) async throws -> T) async throws -> T {
     var configuration = HTTPServerConfiguration(address: ListenAddress(host: "127.0.0.1", port: 0))
-    // A loaded machine may take seconds between a test's connect and its first byte; the head deadline is
-    // tested with its own settings (HTTPSlowClientTests).
+    // A loaded machine may take seconds between a test's connect and its first byte, or between two chunks;
+    // the slow-client limits are tested with their own settings (HTTPSlowClientTests).
     configuration.headTimeoutSeconds = 300
+    configuration.minimumBodyBytesPerSecond = 0
     configure(&configuration)
     let router = Router([
         Route(.get, "/hello", .immediate { _ in .text("hello") }),
