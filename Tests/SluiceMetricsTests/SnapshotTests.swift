@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCompression
 import SluiceMetrics
+import SluiceTestSupport
 import Synchronization
 import Testing
 
@@ -76,23 +77,15 @@ extension SnapshotTests {
         gate.arm()
         let blockedRender = Thread { _ = registry.snapshot(format: .prometheusText, gzip: true) }
         blockedRender.start()
-        try await waitUntilTrue { gate.isHeld }
+        try await waitUntil("the render is held in its collector") { gate.isHeld }
         // The render is stuck in its collector; scrapes are still served, with the previous body.
         let started = ContinuousClock.now
         for _ in 0..<10 { #expect(registry.snapshot(format: .prometheusText, gzip: true).body == first.body) }
         #expect(started.duration(to: .now) < .seconds(5))
         gate.release()
-        try await waitUntilTrue {
+        try await waitUntil("the next snapshot is served") {
             text(try Gzip.decompress(registry.snapshot(format: .prometheusText, gzip: true).body, maximumSize: 1 << 20))
                 .contains("sluice_events_total 1.0\n")
-        }
-    }
-
-    private func waitUntilTrue(_ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try !condition() {
-            try #require(ContinuousClock.now < deadline, "timed out")
-            try await Task.sleep(for: .milliseconds(10))
         }
     }
 

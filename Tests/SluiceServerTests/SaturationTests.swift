@@ -27,10 +27,8 @@ import Testing
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try await !operations.get("/metrics").text.contains("\nsluice_http_connections 6") {
-            try #require(ContinuousClock.now < deadline, "the API's six slots are never all taken")
-            try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil("the API's six slots are all taken", interval: .milliseconds(100)) {
+            try await operations.get("/metrics").text.contains("\nsluice_http_connections 6")
         }
         let refused = try await sluice.client.connect()
         defer { refused.close() }

@@ -51,16 +51,9 @@ import Testing
         }
         async let first: Void = holdUntilReleased()
         async let second: Void = holdUntilReleased()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while pool.statistics.inUse < 2 {
-            try #require(ContinuousClock.now < deadline)
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil("both client connections are held") { pool.statistics.inUse == 2 }
         let third = Task { try await PostgresConnectionPool.$isClientWork.withValue(true) { try await pool.query("SELECT 3 AS n") } }
-        while pool.statistics.waiters < 1 {
-            try #require(ContinuousClock.now < deadline)
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitUntil("the third client waits") { pool.statistics.waiters == 1 }
         #expect(pool.statistics.inUse == 2, "the third client waits although a connection is free")
         #expect(try await pool.query("SELECT 1 AS n").first?["n", as: Int.self] == 1, "service work is served at once")
         #expect(pool.statistics.waiters == 1)
