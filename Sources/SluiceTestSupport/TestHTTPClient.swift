@@ -103,7 +103,10 @@ public final class TestConnection: @unchecked Sendable {
 
     public init(host: String, port: UInt16) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestClientError("socket() failed") }
+        guard socket >= 0 else {
+            released.store(true, ordering: .relaxed)
+            throw TestClientError("socket() failed")
+        }
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -114,12 +117,16 @@ public final class TestConnection: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
+            let reason = String(cString: strerror(errno))
+            // `deinit` runs after a throwing initializer too: it must not close the descriptor a second time,
+            // by then perhaps another socket of the test process (a PostgreSQL connection once).
+            released.store(true, ordering: .relaxed)
             Glibc.close(socket)
-            throw TestClientError("connect to \(host):\(port) failed: \(String(cString: strerror(errno)))")
+            throw TestClientError("connect to \(host):\(port) failed: \(reason)")
         }
     }
 
-    /// Whether ``reset()`` released the descriptor already.
+    /// Whether the descriptor is released already (by ``reset()``, or by a failed connect).
     private let released = Atomic<Bool>(false)
 
     /// Ends the connection (the peer sees it closed). The descriptor itself is released only when the last
