@@ -44,15 +44,17 @@ let package = Package(
             "CMicroHTTPD", "CTransportErrors", "SluiceCompression", "SluiceCommon",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Operating-system steps: helper programs, system users, directory access, secret files.
+        .target(name: "SluiceSystem", dependencies: ["SluiceCommon"]),
         .target(name: "SluiceStore", dependencies: [
-            "CLibPQ", "SluiceCommon",
+            "CLibPQ", "SluiceCommon", "SluiceSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceMetrics", dependencies: ["SluiceCompression", "SluiceCommon"]),
 
         // Domain: platform schema, health, and (later) tenants and ingestion. Never imports HTTP.
         .target(name: "SluiceCore", dependencies: [
-            "SluiceStore", "SluiceMetrics", "SluiceCompression", "SluiceCommon", "CSubprocess",
+            "SluiceStore", "SluiceMetrics", "SluiceCompression", "SluiceCommon", "SluiceSystem", "CSubprocess",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -64,7 +66,7 @@ let package = Package(
         ]),
         // Composition root: configuration, embedded PostgreSQL, lifecycle, signals.
         .target(name: "SluiceServer", dependencies: [
-            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics",
+            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics", "SluiceSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
@@ -89,7 +91,7 @@ let package = Package(
         // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.
         .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceCompression"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceSystem", "SluiceTestSupport"]),
         .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceFuzzTargets", "SluiceStore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceServerTests", dependencies: ["SluiceServer", "SluiceCompression", "SluiceTestSupport"]),

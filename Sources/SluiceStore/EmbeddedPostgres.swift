@@ -1,27 +1,40 @@
 import Foundation
 import Logging
+import SluiceSystem
 
-/// A private PostgreSQL cluster under `<dataDirectory>/postgres`, reachable only through a Unix socket.
+/// A private PostgreSQL cluster under `<dataDirectory>/postgres` that nobody else can enter.
 ///
 /// `start()` initialises the cluster on first use (`initdb`), starts it unless it already runs (a running
-/// cluster is reused), ensures the application database exists and returns its conninfo. When the
-/// process runs as root, the server runs as the unprivileged system user `sluice-postgres`.
+/// cluster is reused), locks it down and returns the conninfo of Sluice's own role:
+/// - the server listens on a Unix socket in a `0700` directory owned by the server's user
+///   (`unix_socket_permissions = 0700`), and on no TCP address unless a setting asks for one;
+/// - every connection authenticates with SCRAM-SHA-256 (`pg_hba.conf` is Sluice's own), with passwords
+///   generated at initialisation and kept in `DATA_DIR/credentials/postgres.pgpass` (`0600`);
+/// - Sluice works as ``Configuration/roleName``, not a superuser: it owns the database and its schemas (so it
+///   creates tenant schemas), but cannot run `COPY … TO PROGRAM` or read the server's files.
+/// A cluster of an earlier version (trust authentication, Sluice connected as its superuser) is upgraded in
+/// place. When the process runs as root, the server runs as the unprivileged system user `sluice-postgres`.
 /// The synchronous methods block; the async overloads run them on a dedicated thread.
 public struct EmbeddedPostgres: Sendable {
     /// Cluster options.
     public struct Configuration: Sendable {
-        /// Directory that holds the cluster (`postgres/`), socket directory (`run/`) and log (`postgres.log`).
+        /// Directory that holds the cluster (`postgres/`), socket directory (`run/`), log (`postgres.log`) and
+        /// the password file (`credentials/`).
         public var dataDirectory: String
         /// Database created on start and named in the returned conninfo.
         public var databaseName: String
-        /// Superuser created by `initdb` (trust authentication over the private socket).
-        public var userName: String
+        /// The role Sluice connects as: owns the database, is not a superuser.
+        public var roleName: String
+        /// The superuser `initdb` creates in a new cluster (used only to set the cluster up).
+        public var superuserName: String
         /// Port number; with no TCP listener it only names the socket file.
         public var port: Int
         /// Server `max_connections`.
         public var maxConnections: Int
         /// Server `shared_buffers`.
         public var sharedBuffers: String
+        /// Further server settings (`ssl`, `listen_addresses`, …), applied after Sluice's own.
+        public var settings: [String: String]
         /// Upper bound on waiting for the server to start or stop.
         public var startTimeout: Duration
         /// Directory holding `initdb`/`pg_ctl`; found automatically when nil.
@@ -32,20 +45,24 @@ public struct EmbeddedPostgres: Sendable {
         public init(
             dataDirectory: String,
             databaseName: String = "sluice",
-            userName: String = "sluice",
+            roleName: String = "sluice_service",
+            superuserName: String = "postgres",
             port: Int = 5432,
             maxConnections: Int = 100,
             sharedBuffers: String = "128MB",
+            settings: [String: String] = [:],
             startTimeout: Duration = .seconds(120),
             binaryDirectory: String? = nil,
             logger: Logger = Logger(label: "sluice.store")
         ) {
             self.dataDirectory = dataDirectory
             self.databaseName = databaseName
-            self.userName = userName
+            self.roleName = roleName
+            self.superuserName = superuserName
             self.port = port
             self.maxConnections = maxConnections
             self.sharedBuffers = sharedBuffers
+            self.settings = settings
             self.startTimeout = startTimeout
             self.binaryDirectory = binaryDirectory
             self.logger = logger
@@ -54,6 +71,8 @@ public struct EmbeddedPostgres: Sendable {
 
     /// The unprivileged user the server runs as when this process is root.
     public static let systemUser = "sluice-postgres"
+    /// The superuser of clusters initialised by earlier versions, which connected as it over trust.
+    static let legacySuperuser = "sluice"
 
     public let configuration: Configuration
 
@@ -67,6 +86,11 @@ public struct EmbeddedPostgres: Sendable {
     /// The server log file.
     public var logFile: String { dataDirectory + "/postgres.log" }
 
+    /// The password file holding both roles' passwords (`0600`).
+    public var passwordFile: String { secrets.path(ClusterCredentials.fileName) }
+
+    var secrets: SecretFiles { SecretFiles(dataDirectory: dataDirectory) }
+
     /// Directory of the Unix socket: `<dataDirectory>/run`, or `/tmp/sluice-pg-<hash>` when the socket
     /// path would exceed the platform's ~100 byte limit.
     public var socketDirectory: String {
@@ -79,13 +103,24 @@ public struct EmbeddedPostgres: Sendable {
         return "/tmp/sluice-pg-" + String(hash, radix: 16)
     }
 
-    /// The conninfo string for `database` (default: the configured database).
+    /// The conninfo of Sluice's role for `database` (default: the configured database). It names the password
+    /// file, never a password.
     public func connectionString(database: String? = nil) -> String {
+        connectionString(database: database, user: configuration.roleName)
+    }
+
+    /// The conninfo of the cluster's superuser (from the password file) for `database`: for setting up
+    /// clusters and tests, never for Sluice's own work.
+    public func superuserConnectionString(database: String = "postgres") throws -> String {
+        connectionString(database: database, user: try storedCredentials().superuser.name)
+    }
+
+    func connectionString(database: String?, user: String) -> String {
         func value(_ text: String) -> String {
             "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
         }
         return "host=\(value(socketDirectory)) port=\(configuration.port)"
-            + " dbname=\(value(database ?? configuration.databaseName)) user=\(value(configuration.userName))"
+            + " dbname=\(value(database ?? configuration.databaseName)) user=\(value(user)) passfile=\(value(passwordFile))"
     }
 
     /// Whether the server is running (`pg_ctl status`).
@@ -96,60 +131,32 @@ public struct EmbeddedPostgres: Sendable {
         return outcome.succeeded
     }
 
-    /// Initialises (if needed) and starts (unless running) the cluster, ensures the database exists and
-    /// returns its conninfo.
+    /// Initialises (if needed), starts (unless running) and locks down the cluster, ensures the database
+    /// exists and returns the conninfo of Sluice's role.
     @discardableResult
     public func start() throws -> String {
         let binaries = try binaryDirectory()
-        let fileManager = FileManager.default
-        let runAsUser = geteuid() == 0 ? Self.systemUser : nil
-        if let runAsUser { try ensureSystemUser(runAsUser) }
-
-        for directory in [dataDirectory, clusterDirectory, socketDirectory] {
-            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil) }
-        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: clusterDirectory)
-        if let runAsUser {
-            // The server user must be able to traverse the data directory and own what it writes.
-            try grantTraversal(to: runAsUser)
-            let mode = (try fileManager.attributesOfItem(atPath: dataDirectory)[.posixPermissions] as? Int) ?? 0o700
-            try fileManager.setAttributes([.posixPermissions: mode | 0o011], ofItemAtPath: dataDirectory)
-            try Subprocess.check(
-                "/bin/chown", ["-R", runAsUser, clusterDirectory, socketDirectory, logFile], what: "chown")
-        }
-
-        if !fileManager.fileExists(atPath: clusterDirectory + "/PG_VERSION") {
-            configuration.logger.info("initialising PostgreSQL cluster at \(clusterDirectory)")
-            try check(
-                binaries + "/initdb",
-                ["-D", clusterDirectory, "--auth=trust", "-U", configuration.userName, "--encoding=UTF8", "--locale=C"],
-                what: "initdb")
-        }
+        let serverUser = SystemUser.isRoot ? try cluster { try SystemUser.ensure(Self.systemUser) } : nil
+        try prepareDirectories(for: serverUser)
+        let initialised = FileManager.default.fileExists(atPath: clusterDirectory + "/PG_VERSION")
+        let credentials = try credentials(initialised: initialised)
+        if !initialised { try initialise(binaries: binaries, credentials: credentials, serverUser: serverUser) }
 
         if isRunning {
             configuration.logger.info("reusing running PostgreSQL cluster at \(clusterDirectory)")
         } else {
-            let options = [
-                "-c listen_addresses=''",
-                "-c unix_socket_directories=" + Subprocess.shellQuote(socketDirectory),
-                "-c port=\(configuration.port)",
-                "-c max_connections=\(configuration.maxConnections)",
-                "-c shared_buffers=" + Subprocess.shellQuote(configuration.sharedBuffers),
-                "-c fsync=on",
-            ].joined(separator: " ")
             configuration.logger.info("starting PostgreSQL cluster at \(clusterDirectory)")
             do {
                 try check(
                     binaries + "/pg_ctl",
-                    ["start", "-w", "-t", timeoutSeconds, "-D", clusterDirectory, "-l", logFile, "-o", options],
+                    ["start", "-w", "-t", timeoutSeconds, "-D", clusterDirectory, "-l", logFile, "-o", serverOptions],
                     what: "pg_ctl start")
             } catch var error as PostgresError {
                 error.context = [error.context, "server log:\n" + logTail()].compactMap { $0 }.joined(separator: "\n")
                 throw error
             }
         }
-        try ensureDatabase()
+        try lockDown(credentials: credentials, serverUser: serverUser)
         return connectionString()
     }
 
@@ -173,7 +180,7 @@ public struct EmbeddedPostgres: Sendable {
         try await runOnDedicatedThread(name: "sluice.store.embedded") { try self.stop() }
     }
 
-    private var dataDirectory: String {
+    var dataDirectory: String {
         let path = configuration.dataDirectory
         return path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
@@ -182,22 +189,67 @@ public struct EmbeddedPostgres: Sendable {
         String(max(1, Int(configuration.startTimeout.components.seconds)))
     }
 
-    /// Creates the configured database unless it exists; tolerates a concurrent creator.
-    private func ensureDatabase() throws {
-        let connection = try PostgresConnection(
-            connectionString: connectionString(database: "postgres"),
-            configuration: .init(logger: configuration.logger))
-        defer { connection.close() }
-        let name = configuration.databaseName
-        guard try connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [.text(name)]).isEmpty else {
-            return
+    /// The server's settings as `pg_ctl -o` passes them (through a shell): private socket, no TCP address,
+    /// SCRAM passwords, then the configured ones.
+    private var serverOptions: String {
+        var settings: [(String, String)] = [
+            ("listen_addresses", ""), ("unix_socket_directories", socketDirectory),
+            ("unix_socket_permissions", "0700"), ("port", "\(configuration.port)"),
+            ("max_connections", "\(configuration.maxConnections)"), ("shared_buffers", configuration.sharedBuffers),
+            ("password_encryption", "scram-sha-256"), ("fsync", "on"),
+        ]
+        settings += configuration.settings.sorted { $0.key < $1.key }
+        return settings.map { "-c " + Subprocess.shellQuote("\($0)=\($1)") }.joined(separator: " ")
+    }
+
+    /// Creates the data, cluster and socket directories, the latter two `0700` and owned by the server's user.
+    private func prepareDirectories(for serverUser: SystemUser?) throws {
+        let fileManager = FileManager.default
+        for directory in [dataDirectory, clusterDirectory, socketDirectory] {
+            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        do {
-            try connection.execute("CREATE DATABASE \(PostgresIdentifier.quote(name))")
-            configuration.logger.info("created database \(name)")
-        } catch let error as PostgresError where error.sqlState == "42P04" || error.isUniqueViolation {
-            // Another process created it between the check and the CREATE.
+        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil) }
+        for directory in [clusterDirectory, socketDirectory] {
+            guard chmod(directory, 0o700) == 0 else { throw ioFailure("chmod", directory) }
         }
+        if let serverUser {
+            // The server user must be able to traverse the data directory and own what it writes.
+            let granted = try cluster { try serverUser.grantTraversal(toReach: dataDirectory) }
+            for directory in granted {
+                configuration.logger.info("granted \(serverUser.name) search permission (only) on \(directory) with an ACL entry")
+            }
+            let mode = (try fileManager.attributesOfItem(atPath: dataDirectory)[.posixPermissions] as? Int) ?? 0o700
+            try fileManager.setAttributes([.posixPermissions: mode | 0o011], ofItemAtPath: dataDirectory)
+            try cluster {
+                try Subprocess.check("/bin/chown", ["-R", serverUser.name, clusterDirectory, socketDirectory, logFile], what: "chown")
+            }
+        }
+        // A socket directory under /tmp (long data directory paths) could have been made by someone else first.
+        var info = stat()
+        let owner = serverUser?.uid ?? geteuid()
+        guard lstat(socketDirectory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == owner,
+              info.st_mode & 0o077 == 0 else {
+            throw PostgresError(code: .clusterFailed, message: """
+                the socket directory \(socketDirectory) is not a private directory of uid \(owner) (mode 0700, found \
+                uid \(info.st_uid), mode \(String(info.st_mode & 0o7777, radix: 8))): remove it, or choose a shorter --data-dir
+                """)
+        }
+    }
+
+    /// `initdb` with SCRAM authentication and the superuser's generated password (passed in a `0600` file in
+    /// the server's private socket directory, removed at once).
+    private func initialise(binaries: String, credentials: ClusterCredentials, serverUser: SystemUser?) throws {
+        configuration.logger.info("initialising PostgreSQL cluster at \(clusterDirectory)")
+        let passwordFile = socketDirectory + "/.initdb-password"
+        defer { unlink(passwordFile) }
+        try cluster {
+            try SecretFiles(directory: socketDirectory).write(".initdb-password", credentials.superuser.password)
+            if let serverUser { try Subprocess.check("/bin/chown", [serverUser.name, passwordFile], what: "chown") }
+        }
+        try check(binaries + "/initdb", [
+            "-D", clusterDirectory, "-U", credentials.superuser.name, "--pwfile", passwordFile,
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+        ], what: "initdb")
     }
 
     /// `<dir>` of the newest `/usr/lib/postgresql/<version>/bin/initdb`, else of `initdb` on `PATH`.
@@ -220,70 +272,34 @@ public struct EmbeddedPostgres: Sendable {
                 + " install them with: apt-get install postgresql-15 (Debian)")
     }
 
-    /// Lets `user` traverse every directory above the data directory that it cannot (a checkout in root's
-    /// `0700` home, say): with an ACL entry granting that one user search permission and nothing else, so
-    /// the directory stays closed to everyone else. Fails with the directory and the fix when it cannot.
-    private func grantTraversal(to user: String) throws {
-        var ancestors: [String] = []
-        var path = (URL(fileURLWithPath: dataDirectory).standardizedFileURL.path as NSString).deletingLastPathComponent
-        while path != "/" && !path.isEmpty {
-            ancestors.append(path)
-            path = (path as NSString).deletingLastPathComponent
-        }
-        for directory in ancestors.reversed() {
-            var info = stat()
-            guard stat(directory, &info) == 0, info.st_mode & S_IXOTH == 0 else { continue }
-            if try Subprocess.run(runuser, ["-u", user, "--", "/usr/bin/test", "-x", directory]).succeeded { continue }
-            let fix = "the PostgreSQL server runs as the system user \(user), which cannot enter \(directory)"
-                + " (mode \(String(info.st_mode & 0o777, radix: 8))) on the way to the data directory \(dataDirectory)."
-                + " Install the acl package (setfacl) so Sluice can grant \(user) just that,"
-                + " or run `setfacl -m u:\(user):x \(directory)` (or `chmod o+x \(directory)`),"
-                + " or choose a data directory it can reach (e.g. --data-dir /var/lib/sluice)"
-            guard let setfacl = Subprocess.which("setfacl") else {
-                throw PostgresError(code: .clusterFailed, message: fix)
-            }
-            // An existing mask is kept (-n): recomputing it could widen what other named entries allow.
-            let hasMask = (try? Subprocess.run(Subprocess.which("getfacl") ?? "/usr/bin/getfacl", ["-c", directory]))?
-                .output.contains("mask::") == true
-            let outcome = try Subprocess.run(setfacl, (hasMask ? ["-n"] : []) + ["-m", "u:\(user):x", directory])
-            guard outcome.succeeded,
-                  try Subprocess.run(runuser, ["-u", user, "--", "/usr/bin/test", "-x", directory]).succeeded else {
-                throw PostgresError(code: .clusterFailed, message: fix, context: outcome.output)
-            }
-            configuration.logger.info("granted \(user) search permission (only) on \(directory) with an ACL entry")
-        }
-    }
-
-    private var runuser: String { Subprocess.which("runuser") ?? "/usr/sbin/runuser" }
-
-    /// Creates the unprivileged system user the server runs as, if missing.
-    private func ensureSystemUser(_ user: String) throws {
-        if try Subprocess.run("/usr/bin/id", ["-u", user]).succeeded { return }
-        let useradd = Subprocess.which("useradd") ?? "/usr/sbin/useradd"
-        let outcome = try Subprocess.run(
-            useradd, ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
-        // A concurrent creator makes useradd fail; only the user's existence matters.
-        let exists = try outcome.succeeded || Subprocess.run("/usr/bin/id", ["-u", user]).succeeded
-        guard exists else {
-            throw PostgresError(
-                code: .clusterFailed, message: "could not create system user \(user)", context: outcome.output)
-        }
-    }
-
     /// Runs a PostgreSQL tool, as the system user when this process is root.
     private func run(_ executable: String, _ arguments: [String]) throws -> Subprocess.Outcome {
         let (path, fullArguments) = command(executable, arguments)
-        return try Subprocess.run(path, fullArguments, currentDirectory: dataDirectory)
+        return try cluster { try Subprocess.run(path, fullArguments, currentDirectory: dataDirectory) }
     }
 
     private func check(_ executable: String, _ arguments: [String], what: String) throws {
         let (path, fullArguments) = command(executable, arguments)
-        try Subprocess.check(path, fullArguments, currentDirectory: dataDirectory, what: what)
+        try cluster { try Subprocess.check(path, fullArguments, currentDirectory: dataDirectory, what: what) }
     }
 
     private func command(_ executable: String, _ arguments: [String]) -> (String, [String]) {
-        guard geteuid() == 0 else { return (executable, arguments) }
-        return (runuser, ["-u", Self.systemUser, "--", executable] + arguments)
+        guard SystemUser.isRoot else { return (executable, arguments) }
+        return (SystemUser.runuser, ["-u", Self.systemUser, "--", executable] + arguments)
+    }
+
+    /// Runs an operating-system step, reporting its failure as `cluster_failed`.
+    @discardableResult
+    func cluster<T>(_ step: () throws -> T) throws -> T {
+        do {
+            return try step()
+        } catch let error as SystemError {
+            throw PostgresError(code: .clusterFailed, message: error.message)
+        }
+    }
+
+    func ioFailure(_ step: String, _ path: String) -> PostgresError {
+        PostgresError(code: .clusterFailed, message: "cannot \(step) \(path): \(String(cString: strerror(errno)))")
     }
 
     private func logTail() -> String {

@@ -130,6 +130,26 @@ public final class PostgresConnection: @unchecked Sendable {
         try consume(PQexec(handle, sql), sql: sql, reportErrors: true)
     }
 
+    /// Runs a statement that cannot take parameters (DDL), built by the server from `template` with its
+    /// `format()` (`%I` quotes an identifier, `%L` a literal), so no name or value is quoted here.
+    public func executeFormatted(_ template: String, _ arguments: String...) throws {
+        let placeholders = (0...arguments.count).map { "$\($0 + 1)::text" }.joined(separator: ", ")
+        let rows = try query("SELECT format(\(placeholders)) AS statement", ([template] + arguments).map(PostgresValue.text))
+        guard let statement = try rows.first?.decode(String.self, "statement") else { return }
+        try execute(statement)
+    }
+
+    /// The SCRAM-SHA-256 verifier of `password` for `role`, computed by libpq (`PQencryptPasswordConn`), for
+    /// `ALTER ROLE … PASSWORD`: the password itself never reaches the server.
+    public func encryptedPassword(_ password: String, role: String) throws -> String {
+        let handle = try requireHandle(sql: nil)
+        guard let encrypted = PQencryptPasswordConn(handle, password, role, "scram-sha-256") else {
+            throw makeConnectionError(code: .queryFailed, sql: nil)
+        }
+        defer { PQfreemem(encrypted) }
+        return String(cString: encrypted)
+    }
+
     /// Runs `body` inside `BEGIN` / `COMMIT`; if `body` throws, rolls back and rethrows the original error.
     @discardableResult
     public func withTransaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {

@@ -32,7 +32,7 @@ public enum TestPostgres {
         // Every test creates its databases through this pool, nearly all at the start of a run: on a loaded
         // 2-core machine the queue of CREATE DATABASE statements can take longer than the default 30 s.
         let admin = PostgresConnectionPool(
-            connectionString: cluster.connectionString(database: "postgres"),
+            connectionString: try cluster.superuserConnectionString(),
             configuration: .init(maximumConnections: 3, acquireTimeout: .seconds(600)))
         return Shared(cluster: cluster, admin: admin)
     }
@@ -42,11 +42,13 @@ public enum TestPostgres {
         try await shared.value.cluster
     }
 
-    /// Creates a fresh, uniquely named database in the shared cluster and returns its conninfo.
+    /// Creates a fresh, uniquely named database in the shared cluster, owned by Sluice's role (not a
+    /// superuser, as in production), and returns that role's conninfo for it.
     public static func makeDatabase() async throws -> String {
         let shared = try await shared.value
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await shared.admin.execute("CREATE DATABASE \(PostgresIdentifier.quote(name))")
+        let owner = PostgresIdentifier.quote(shared.cluster.configuration.roleName)
+        try await shared.admin.execute("CREATE DATABASE \(PostgresIdentifier.quote(name)) OWNER \(owner)")
         return shared.cluster.connectionString(database: name)
     }
 

@@ -33,7 +33,7 @@ import Testing
             #expect(try row["listen", as: String.self] == "")
             #expect(try row["fsync", as: String.self] == "on")
             #expect(try row["db", as: String.self] == "sluice")
-            #expect(try row["usr", as: String.self] == "sluice")
+            #expect(try row["usr", as: String.self] == "sluice_service")
             await second.close()
         }
     }
@@ -65,6 +65,7 @@ import Testing
         #expect(cluster.socketDirectory == EmbeddedPostgres(configuration: .init(dataDirectory: long)).socketDirectory)
         let short = EmbeddedPostgres(configuration: .init(dataDirectory: "/var/lib/sluice"))
         #expect(short.socketDirectory == "/var/lib/sluice/run")
-        #expect(short.connectionString() == "host='/var/lib/sluice/run' port=5432 dbname='sluice' user='sluice'")
+        #expect(short.connectionString() == "host='/var/lib/sluice/run' port=5432 dbname='sluice' user='sluice_service'"
+                + " passfile='/var/lib/sluice/credentials/postgres.pgpass'")
     }
 }

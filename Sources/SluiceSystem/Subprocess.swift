@@ -1,20 +1,30 @@
 import Foundation
+import SluiceCommon
 
-/// Runs helper programs (initdb, pg_ctl, useradd) to completion, capturing their combined output.
-/// Blocking: call from a dedicated thread.
-enum Subprocess {
-    struct Outcome {
-        let status: Int32
-        let output: String
-        var succeeded: Bool { status == 0 }
+/// Runs helper programs (initdb, pg_ctl, useradd, setfacl, bwrap) to completion, capturing their combined
+/// output. Blocking: call from a dedicated thread.
+public enum Subprocess {
+    public struct Outcome: Sendable {
+        public let status: Int32
+        public let output: String
+        public var succeeded: Bool { status == 0 }
     }
 
-    /// Runs `executable` with `arguments` and waits for it (`posix_spawn` + `waitpid`).
+    /// The whole environment of every helper program: nothing of Sluice's own (no `SLUICE_ADMIN_TOKEN`, no
+    /// `SLUICE_DATABASE_URL`, no `PG*` variables) reaches it.
+    public static let environment = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+    ]
+
+    /// Runs `executable` with `arguments` and waits for it (`posix_spawn` + `waitpid`), with
+    /// ``environment`` as its environment.
     ///
     /// Output goes to a temporary file, and the child gets no descriptors beyond 0-2: a daemon it leaves
     /// behind (`pg_ctl start`) therefore cannot keep this call from returning, which `Foundation.Process`
     /// (whose exit detection waits on an inherited socket) cannot guarantee.
-    static func run(_ executable: String, _ arguments: [String], currentDirectory: String? = nil) throws -> Outcome {
+    public static func run(_ executable: String, _ arguments: [String], currentDirectory: String? = nil)
+        throws(SystemError) -> Outcome
+    {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("sluice-subprocess-\(UUID().uuidString).log").path
         defer { unlink(outputPath) }
@@ -31,13 +41,13 @@ enum Subprocess {
         }
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else {
-            throw PostgresError(
-                code: .clusterFailed, message: "could not run \(executable): \(String(cString: strerror(spawned)))",
-                sql: commandLine(executable, arguments))
+            throw SystemError(code: SystemErrorCode.commandFailed,
+                              message: "could not run \(commandLine(executable, arguments)): \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1, errno == EINTR {}
@@ -58,33 +68,36 @@ enum Subprocess {
     private static let glibcChangeDirectory: ChangeDirectory? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
         .map { unsafeBitCast($0, to: ChangeDirectory.self) }
 
-    /// Runs the command and throws `cluster_failed` (with its output) unless it exits with status 0.
+    /// Runs the command and throws `command_failed` (naming `what`, with its output) unless it exits with
+    /// status 0; returns its output.
     @discardableResult
-    static func check(_ executable: String, _ arguments: [String], currentDirectory: String? = nil, what: String)
-        throws -> String
+    public static func check(_ executable: String, _ arguments: [String], currentDirectory: String? = nil, what: String)
+        throws(SystemError) -> String
     {
         let outcome = try run(executable, arguments, currentDirectory: currentDirectory)
         guard outcome.succeeded else {
-            throw PostgresError(
-                code: .clusterFailed, message: "\(what) failed with exit status \(outcome.status)",
-                sql: commandLine(executable, arguments), context: outcome.output)
+            throw SystemError(code: SystemErrorCode.commandFailed, message: """
+                \(what) failed with exit status \(outcome.status): \(commandLine(executable, arguments))\
+                \(outcome.output.isEmpty ? "" : "\n" + outcome.output)
+                """)
         }
         return outcome.output
     }
 
     /// Finds an executable on `PATH` (or in the usual system directories).
-    static func which(_ name: String) -> String? {
+    public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         return directories.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Quotes `text` for `/bin/sh` (single quotes).
-    static func shellQuote(_ text: String) -> String {
+    public static func shellQuote(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    static func commandLine(_ executable: String, _ arguments: [String]) -> String {
+    /// `executable` and `arguments` as a shell would be given them.
+    public static func commandLine(_ executable: String, _ arguments: [String]) -> String {
         ([executable] + arguments).map(shellQuote).joined(separator: " ")
     }
 }
