@@ -12,6 +12,7 @@ extension ServiceError {
         case .conflict: status = 409
         case .tooLarge: status = 413
         case .unsupportedType: status = 415
+        case .unprocessable: status = 422
         case .rateLimited: status = 429
         case .insufficientStorage: status = 507
         case .unavailable: status = 503

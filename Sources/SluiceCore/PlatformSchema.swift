@@ -68,6 +68,14 @@ public enum PlatformSchema {
             """),
         StagingBinding.migration,
         InstanceHeartbeat.migration,
+        PostgresMigration(version: 8, name: "tenant schemas Sluice created", sql: """
+            ALTER TABLE sluice.tenants ADD COLUMN schema_created boolean NOT NULL DEFAULT false;
+            COMMENT ON COLUMN sluice.tenants.schema_created IS 'Whether Sluice created the tenant''s schema: only then does deleting the tenant drop it';
+            -- Earlier versions created (or adopted) every tenant's schema; reserved ones were never theirs.
+            UPDATE sluice.tenants SET schema_created = true
+            WHERE id NOT IN ('public', 'information_schema', 'sluice') AND id NOT LIKE 'pg\\_%' AND id NOT LIKE 'sluice\\_%'
+              AND id NOT IN (SELECT word FROM pg_get_keywords() WHERE catcode = 'R');
+            """),
     ]
 
     /// A migrator for the platform schema.

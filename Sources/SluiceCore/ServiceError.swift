@@ -5,7 +5,8 @@ import SluiceStore
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, in terms the API layer can map onto a status.
     public enum Kind: Sendable {
-        case invalid, unauthorized, notFound, conflict, tooLarge, unsupportedType, rateLimited, insufficientStorage, unavailable
+        case invalid, unauthorized, notFound, conflict, tooLarge, unsupportedType, unprocessable, rateLimited, insufficientStorage,
+            unavailable
     }
 
     public let kind: Kind

@@ -36,6 +36,7 @@ import Testing
     private func create(_ definition: TenantDefinition, in pool: PostgresConnectionPool) async throws {
         let statements = TenantStorage(definition: definition).createStatements()
         try await pool.withTransaction { connection in
+            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(PostgresIdentifier.quote(definition.id))")
             for statement in statements { try connection.execute(statement) }
         }
     }

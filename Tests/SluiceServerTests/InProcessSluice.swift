@@ -131,6 +131,13 @@ final class InProcessSluice: Sendable {
         return try connection.query(sql)
     }
 
+    /// Runs the statements of `sql` on a fresh connection to the service's database.
+    func execute(_ sql: String) throws {
+        let connection = try PostgresConnection(connectionString: databaseURL)
+        defer { connection.close() }
+        try connection.executeScript(sql)
+    }
+
     /// Files in the tenant's staging `in/` directory, temporary ones included.
     func stagedFiles(_ tenant: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/staging/\(tenant)/in").sorted()) ?? []

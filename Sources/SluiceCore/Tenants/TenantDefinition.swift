@@ -47,6 +47,14 @@ public struct TenantDefinition: Sendable, Equatable {
     }
 
     /// Whether `id` is a valid tenant id (see ``idPattern``).
+    /// Why `id` cannot be a tenant's (it names, or may one day name, a schema of PostgreSQL's or Sluice's), or
+    /// `nil`. SQL's reserved words are refused too, by the store, which knows its version's list.
+    public static func reservation(of id: String) -> String? {
+        if ["public", "information_schema"].contains(id) || id.hasPrefix("pg_") { return "PostgreSQL uses that schema name" }
+        if id == PlatformSchema.name || id.hasPrefix(PlatformSchema.name + "_") { return "Sluice uses that schema name" }
+        return nil
+    }
+
     public static func isValidID(_ id: String) -> Bool {
         let bytes = Array(id.utf8)
         guard let first = bytes.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),

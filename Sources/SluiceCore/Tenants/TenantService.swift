@@ -18,15 +18,18 @@ public struct TenantService: Sendable {
         self.keys = keys
     }
 
-    /// Creates a tenant with a fresh API key; `conflict` if the id is taken.
+    /// Creates a tenant with a fresh API key and a schema of its own: `tenant_exists` if the id is taken,
+    /// `reserved_tenant_id` for an id that names a schema of PostgreSQL's or Sluice's or a reserved word, and
+    /// `schema_exists` when a schema of that name exists without Sluice having created it (it is never adopted).
     public func create(_ parsed: ParsedTenantDefinition, source: String = "api") async throws -> TenantCreation {
         let definition = parsed.definition
+        if let reason = TenantDefinition.reservation(of: definition.id) { throw Self.reserved(definition.id, reason) }
         let key = APIKey.generate()
         let json = try Self.encode(definition)
-        let statements = TenantStorage(definition: definition).createStatements()
+        let storage = TenantStorage(definition: definition)
         let record = try await pool.withTransaction { connection -> TenantRecord in
             let inserted = try connection.query("""
-                INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $2, $3::jsonb, $4)
+                INSERT INTO sluice.tenants (id, display_name, definition, source, schema_created) VALUES ($1, $2, $3::jsonb, $4, true)
                 ON CONFLICT (id) DO NOTHING RETURNING created_at, updated_at
                 """, [.init(definition.id), .init(definition.displayName), .init(json), .init(source)])
             guard let row = inserted.first else {
@@ -36,7 +39,8 @@ public struct TenantService: Sendable {
                     ? ServiceError(.conflict, "tenant_deleting", "the tenant \"\(definition.id)\" is being deleted: repeat the DELETE, then create it")
                     : ServiceError(.conflict, "tenant_exists", "a tenant \"\(definition.id)\" already exists")
             }
-            for statement in statements { _ = try connection.execute(statement) }
+            try Self.createSchema(storage, on: connection)
+            for statement in storage.createStatements() { _ = try connection.execute(statement) }
             try Self.insertKey(key, tenant: definition.id, on: connection)
             return TenantRecord(definition: definition, source: source,
                                 createdAt: try row.decode(Date.self, "created_at") ?? Date(),
@@ -46,6 +50,34 @@ public struct TenantService: Sendable {
         _ = try await staging.outDirectory(definition.id)
         logger.info("tenant created", metadata: ["tenant": "\(definition.id)", "source": "\(source)"])
         return TenantCreation(tenant: record, apiKey: key, warnings: parsed.warnings)
+    }
+
+    /// Creates the tenant's schema, refusing a reserved word (PostgreSQL's own list) and a schema that exists.
+    private static func createSchema(_ storage: TenantStorage, on connection: PostgresConnection) throws {
+        let id = storage.definition.id
+        let found = try connection.query("""
+            SELECT EXISTS (SELECT 1 FROM pg_get_keywords() WHERE word = $1 AND catcode = 'R') AS keyword,
+                   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema
+            """, [.init(id)]).first
+        if try found?.decode(Bool.self, "keyword") == true { throw reserved(id, "it is a reserved word of SQL") }
+        var exists = try found?.decode(Bool.self, "schema") != false
+        if !exists {
+            do {
+                _ = try connection.execute(storage.createSchemaStatement)
+            } catch let error as PostgresError where error.sqlState == "42P06" {
+                exists = true  // created meanwhile by someone else
+            }
+        }
+        guard !exists else {
+            throw ServiceError(.conflict, "schema_exists", """
+                the database already has a schema "\(id)" that Sluice did not create: it is never taken over; \
+                choose another tenant id, or drop or rename that schema
+                """)
+        }
+    }
+
+    private static func reserved(_ id: String, _ reason: String) -> ServiceError {
+        ServiceError(.unprocessable, "reserved_tenant_id", "the tenant id \"\(id)\" is reserved: \(reason)")
     }
 
     /// Replaces a tenant's definition, evolving its table in place when the schema change is compatible.
@@ -141,8 +173,13 @@ public struct TenantService: Sendable {
                 Thread.sleep(forTimeInterval: 0.05)
             }
             _ = try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.init(Self.ingestLock(id))])
-            _ = try connection.execute("DELETE FROM sluice.tenants WHERE id = $1", [.init(id)])
-            _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
+            let created = try connection.query("DELETE FROM sluice.tenants WHERE id = $1 RETURNING schema_created", [.init(id)])
+                .first?.decode(Bool.self, "schema_created") == true
+            if created {
+                _ = try connection.execute("DROP SCHEMA IF EXISTS \(PostgresIdentifier.quote(id)) CASCADE")
+            } else {
+                logger.warning("the tenant's schema was not created by Sluice and is left in place", metadata: ["tenant": "\(id)"])
+            }
             _ = try connection.execute("DELETE FROM sluice.ingestion_reports WHERE tenant_id = $1", [.init(id)])
         }
         try await staging.removeTenant(id)

@@ -42,15 +42,18 @@ public struct TenantStorage: Sendable {
         return prefix + suffix
     }
 
-    /// Idempotent statements creating the schema, the table and its source index.
+    /// Creates the tenant's schema; fails (`42P06`) if a schema of that name exists.
+    public var createSchemaStatement: String {
+        "CREATE SCHEMA \(PostgresIdentifier.quote(Self.schemaName(for: definition)))"
+    }
+
+    /// Idempotent statements creating the table and its source index in the tenant's schema.
     public func createStatements() -> [String] {
-        let schema = PostgresIdentifier.quote(Self.schemaName(for: definition))
         var columns = definition.schema.fields.map(Self.columnDefinition)
         columns.append("\(PostgresIdentifier.quote(Self.sourceIDColumn)) text NOT NULL")
         columns.append("\(PostgresIdentifier.quote(Self.ingestedAtColumn)) timestamptz NOT NULL DEFAULT now()")
         columns.append("PRIMARY KEY (\(definition.primaryKey.map(PostgresIdentifier.quote).joined(separator: ", ")))")
         return [
-            "CREATE SCHEMA IF NOT EXISTS \(schema)",
             "CREATE TABLE IF NOT EXISTS \(qualifiedTableName) (\n    \(columns.joined(separator: ",\n    "))\n)",
             "CREATE INDEX IF NOT EXISTS \(PostgresIdentifier.quote(sourceIndexName)) ON \(qualifiedTableName) "
                 + "(\(PostgresIdentifier.quote(Self.sourceIDColumn)))",
