@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceHTTP
+import SluiceMetrics
 
 /// Checks `Authorization: Bearer …`: the admin token for platform operations, a tenant's API key for
 /// its own resources. A valid key of another tenant gets the same 404 as a tenant that does not
@@ -26,16 +27,22 @@ public struct Authenticator: Sendable {
     private let tenants: TenantService
     private let configuration: Configuration
     private let failures = RateLimiter()
+    private let failureCount: CounterFamily
 
-    public init(adminToken: String, tenants: TenantService, configuration: Configuration = .init()) {
+    public init(adminToken: String, tenants: TenantService, configuration: Configuration = .init(), registry: MetricsRegistry) {
         self.adminToken = adminToken
         self.tenants = tenants
         self.configuration = configuration
+        failureCount = registry.counter(
+            name: "sluice_http_authentication_failures_total",
+            help: "Requests refused for their credentials: none sent (missing), wrong or unknown (invalid), or refused "
+                + "without a lookup because their address failed too often (throttled).",
+            labelNames: ["reason"])
     }
 
     /// Succeeds for the admin token only.
     func requireAdmin(_ request: HTTPRequest) throws {
-        guard let token = Self.bearer(request) else { throw Self.missing }
+        guard let token = Self.bearer(request) else { throw missing() }
         guard APIKey.constantTimeEquals(token, adminToken) else {
             try admitAttempt(request)
             recordFailure(request)
@@ -45,7 +52,7 @@ public struct Authenticator: Sendable {
 
     /// Succeeds for the admin token (for a tenant that exists) or a key of `tenant`.
     func requireTenant(_ request: HTTPRequest, _ tenant: String) async throws {
-        guard let token = Self.bearer(request) else { throw Self.missing }
+        guard let token = Self.bearer(request) else { throw missing() }
         if APIKey.constantTimeEquals(token, adminToken) {
             _ = try await tenants.get(tenant)
             return
@@ -73,18 +80,22 @@ public struct Authenticator: Sendable {
             return
         }
         let seconds = max(1, Int(wait.secondsValue.rounded(.up)))
+        failureCount.labels("throttled").increment()
         throw HTTPError(status: 429, code: "too_many_failed_authentications",
                         message: "too many failed authentications from this address; retry in \(seconds) s",
                         headers: ["Retry-After": String(seconds)])
     }
 
     private func recordFailure(_ request: HTTPRequest) {
+        failureCount.labels("invalid").increment()
         failures.consume(key: request.remoteAddress ?? "", bytes: 1)
     }
 
-    private static let missing = HTTPError(status: 401, code: "unauthorized",
-                                           message: "send Authorization: Bearer <API key or admin token>",
-                                           headers: ["WWW-Authenticate": "Bearer"])
+    private func missing() -> HTTPError {
+        failureCount.labels("missing").increment()
+        return HTTPError(status: 401, code: "unauthorized", message: "send Authorization: Bearer <API key or admin token>",
+                         headers: ["WWW-Authenticate": "Bearer"])
+    }
 
     private static func bearer(_ request: HTTPRequest) -> String? {
         guard let header = request.headers["Authorization"] else { return nil }

@@ -4,6 +4,7 @@ import Logging
 import SluiceCore
 import SluiceMetrics
 import SluiceStore
+import SluiceSystem
 
 /// `sluice ingest`: stages local files for a tenant exactly as uploads are staged (same constraints,
 /// checksum and ledger) and ingests them at once through the batch engine, on the store the service
@@ -58,7 +59,8 @@ public struct LocalIngestion: Sendable {
         let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
         try await StagingBinding(pool: pool, root: stagingRoot).verify()
         let staging = StagingArea(root: stagingRoot, instance: instanceID)
-        let tenants = TenantService(pool: pool, staging: staging, logger: logger)
+        let tenants = TenantService(pool: pool, staging: staging, logger: logger,
+                                    credentials: SecretFiles(dataDirectory: configuration.dataDirectory))
         if let directory = configuration.configDirectory { try await tenants.applyConfigurationDirectory(directory) }
         let registry = MetricsRegistry()
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),

@@ -5,6 +5,7 @@ import SluiceCore
 import SluiceHTTP
 import SluiceMetrics
 import SluiceStore
+import SluiceSystem
 import Synchronization
 
 /// The running Sluice service: store (embedded or external), migrations, metrics, background
@@ -68,6 +69,7 @@ public final class SluiceService: Sendable {
     }
 
     private func serve(connectionString: String, until shutdown: ShutdownSignal) async throws {
+        logger.info("using the PostgreSQL store", metadata: ["database": "\(PostgresConnectionString.redacted(connectionString))"])
         let registry = MetricsRegistry(configuration: .init(
             snapshotMaximumAge: .milliseconds(Int(configuration.metrics.snapshotMaximumAgeSeconds * 1000))))
         ProcessMetrics.register(in: registry)
@@ -94,7 +96,9 @@ public final class SluiceService: Sendable {
         let recovery = StagingRecovery(pool: pool, staging: staging, instanceExpiry: heartbeat.expiry, logger: logger)
         let recovered = try await recovery.run()
         if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }
-        let tenants = TenantService(pool: pool, staging: staging, logger: logger, keys: APIKeyCache(configuration: configuration.apiKeyCache))
+        let credentials = SecretFiles(dataDirectory: configuration.dataDirectory)
+        let tenants = TenantService(pool: pool, staging: staging, logger: logger, keys: APIKeyCache(configuration: configuration.apiKeyCache),
+                                    credentials: credentials)
         if let directory = configuration.configDirectory {
             try await tenants.applyConfigurationDirectory(directory)
         }
@@ -105,7 +109,8 @@ public final class SluiceService: Sendable {
         let rateLimiter = RateLimiter()
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: rateLimiter,
                                     metrics: uploadMetrics, logger: logger, ingest: ingest)
-        let auth = Authenticator(adminToken: adminToken(), tenants: tenants, configuration: configuration.authentication)
+        let auth = Authenticator(adminToken: try await adminToken(credentials), tenants: tenants,
+                                 configuration: configuration.authentication, registry: registry)
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
@@ -161,12 +166,22 @@ public final class SluiceService: Sendable {
         await pool.close()
     }
 
-    /// The configured admin token, or a random one logged once so an operator can use the admin API.
-    private func adminToken() -> String {
+    /// The configured admin token, else the one in the credentials directory, generated there on first use:
+    /// the log says where it is, never what it is.
+    private func adminToken(_ credentials: SecretFiles) async throws -> String {
         if let token = configuration.adminToken, !token.isEmpty { return token }
-        let token = APIKey.generate()
-        logger.warning("SLUICE_ADMIN_TOKEN is not set; using a token generated for this run",
-                       metadata: ["admin_token": "\(token)"])
+        let name = Self.adminTokenFile
+        let (token, generated) = try await runOnDedicatedThread(name: "sluice-credentials") { () throws -> (String, Bool) in
+            if let stored = credentials.read(name), !stored.isEmpty { return (stored, false) }
+            let token = APIKey.generate()
+            try credentials.write(name, token)
+            return (token, true)
+        }
+        logger.notice(generated ? "SLUICE_ADMIN_TOKEN is not set: generated an admin token" : "SLUICE_ADMIN_TOKEN is not set: using the stored admin token",
+                      metadata: ["token_file": "\(credentials.path(name))"])
         return token
     }
+
+    /// The admin token's file in the credentials directory.
+    public static let adminTokenFile = "admin-token"
 }

@@ -4,7 +4,7 @@ import SluiceServer
 
 /// `--database-url`, `--data-dir` and `--config`, shared by the commands that open Sluice's store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "PostgreSQL URL or conninfo; omit to run an embedded cluster (env SLUICE_DATABASE_URL).")
+    @Option(help: "PostgreSQL URL or conninfo; omit to run an embedded cluster (env SLUICE_DATABASE_URL, which other local users cannot read; a password given here is hidden from them once Sluice starts).")
     var databaseURL: String?
 
     @Option(help: "Directory for Sluice's state: embedded PostgreSQL, staging (env SLUICE_DATA_DIR).")
@@ -26,6 +26,7 @@ struct StoreOptions: ParsableArguments {
 
     /// Sets the store, data directory and configuration directory of `configuration`.
     func apply(to configuration: inout SluiceConfiguration) {
+        HiddenPasswords.hideInArguments()
         configuration.store.databaseURL = databaseURL ?? environment("SLUICE_DATABASE_URL")
         configuration.dataDirectory = dataDir
         configuration.stagingDirectory = stagingDir ?? environment("SLUICE_STAGING_DIR")

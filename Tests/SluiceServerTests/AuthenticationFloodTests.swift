@@ -28,6 +28,11 @@ import Testing
             #expect(try await sluice.send("GET", "/api/v1/tenants/guarded/files", token: key).status == 200,
                     "a key known to be valid passes while its address is throttled")
             #expect(try await sluice.send("GET", "/api/v1/tenants", token: "not-the-admin-token").status == 429)
+            #expect(try await sluice.client.get("/api/v1/tenants/guarded/files").status == 401)
+            let metrics = try await sluice.client.get("/metrics").text
+            #expect(metrics.contains(#"sluice_http_authentication_failures_total{reason="invalid"} 21"#), "\(metrics)")
+            #expect(metrics.contains(#"sluice_http_authentication_failures_total{reason="throttled"} 10"#))
+            #expect(metrics.contains(#"sluice_http_authentication_failures_total{reason="missing"} 1"#))
 
             // Rotation clears the cached answer: the old key stops working at once, the new one works.
             let rotated = try await sluice.send("POST", "/api/v1/tenants/guarded/api-keys", token: InProcessSluice.adminToken)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SluiceStore
+import SluiceSystem
 
 /// Creates, changes and removes tenants: their stored definition, their table in the core store,
 /// their API keys and their staging area. Every change is one transaction (DDL included), so a
@@ -10,13 +11,21 @@ public struct TenantService: Sendable {
     private let staging: StagingArea
     private let logger: Logger
     private let keys: APIKeyCache
+    private let credentials: SecretFiles?
 
-    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger, keys: APIKeyCache = APIKeyCache()) {
+    /// `credentials` receives the keys of tenants created from the configuration directory (no log line
+    /// ever holds one); without it their keys cannot be read anywhere.
+    public init(pool: PostgresConnectionPool, staging: StagingArea, logger: Logger, keys: APIKeyCache = APIKeyCache(),
+                credentials: SecretFiles? = nil) {
         self.pool = pool
         self.staging = staging
         self.logger = logger
         self.keys = keys
+        self.credentials = credentials
     }
+
+    /// The name of the file in the credentials directory holding the key of a tenant created from configuration.
+    public static func keyFileName(_ tenant: String) -> String { "tenant-\(tenant).api-key" }
 
     /// Creates a tenant with a fresh API key and a schema of its own: `tenant_exists` if the id is taken,
     /// `reserved_tenant_id` for an id that names a schema of PostgreSQL's or Sluice's or a reserved word, and
@@ -183,6 +192,7 @@ public struct TenantService: Sendable {
             _ = try connection.execute("DELETE FROM sluice.ingestion_reports WHERE tenant_id = $1", [.init(id)])
         }
         try await staging.removeTenant(id)
+        try await forgetKeyFile(of: id)
         logger.info("tenant deleted", metadata: ["tenant": "\(id)"])
     }
 
@@ -203,6 +213,7 @@ public struct TenantService: Sendable {
             try Self.insertKey(key, tenant: id, on: connection)
         }
         keys.forget(tenant: id)
+        try await forgetKeyFile(of: id)
         logger.info("tenant API key rotated", metadata: ["tenant": "\(id)"])
         return key
     }
@@ -222,9 +233,9 @@ public struct TenantService: Sendable {
         keys.lookup(hash: APIKey.hash(key))
     }
 
-    /// Applies the definitions in `directory/tenants/*.{yaml,yml,json}`: creates new tenants (logging
-    /// their key once), replaces changed ones and leaves unchanged ones alone. Any invalid file fails
-    /// the whole load, listing its problems, before anything is applied.
+    /// Applies the definitions in `directory/tenants/*.{yaml,yml,json}`: creates new tenants (writing their
+    /// key to the credentials directory, ``keyFileName(_:)``, and logging where), replaces changed ones and leaves
+    /// unchanged ones alone. Any invalid file fails the whole load, listing its problems, before anything is applied.
     public func applyConfigurationDirectory(_ directory: String) async throws {
         let parsed = try await runOnDedicatedThread(name: "sluice-config") {
             try ConfigurationDirectory.tenantDefinitions(in: directory)
@@ -239,8 +250,17 @@ public struct TenantService: Sendable {
             } catch let error as ServiceError where error.code == "tenant_not_found" {
                 do {
                     let created = try await create(definition, source: source)
-                    logger.notice("tenant created from configuration; its API key is shown only now",
-                                  metadata: ["tenant": "\(created.tenant.id)", "api_key": "\(created.apiKey)"])
+                    let tenant = created.tenant.id
+                    if let credentials {
+                        try await runOnDedicatedThread(name: "sluice-credentials") {
+                            try credentials.write(Self.keyFileName(tenant), created.apiKey)
+                        }
+                        logger.notice("tenant created from configuration; its API key is in the credentials directory",
+                                      metadata: ["tenant": "\(tenant)", "key_file": "\(credentials.path(Self.keyFileName(tenant)))"])
+                    } else {
+                        logger.notice("tenant created from configuration; rotate its key to get one",
+                                      metadata: ["tenant": "\(tenant)"])
+                    }
                 } catch let error as ServiceError where error.code == "tenant_exists" {
                     // Another instance starting at the same time created it from the same file.
                     continue
@@ -253,6 +273,12 @@ public struct TenantService: Sendable {
     }
 
     // MARK: Private
+
+    /// Removes the key file of a tenant created from configuration once its key no longer works.
+    private func forgetKeyFile(of tenant: String) async throws {
+        guard let credentials else { return }
+        try await runOnDedicatedThread(name: "sluice-credentials") { try credentials.remove(Self.keyFileName(tenant)) }
+    }
 
     private static func insertKey(_ key: String, tenant: String, on connection: PostgresConnection) throws {
         _ = try connection.execute("INSERT INTO sluice.api_keys (key_hash, tenant_id, key_prefix) VALUES ($1, $2, $3)",
