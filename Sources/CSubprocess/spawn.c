@@ -6,14 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /// The steps a child takes before exec, named in `csubprocess_child.step`.
-static const char *const steps[] = {"fork", "pipe", "setpgid", "stdin", "stdout", "chdir", "setrlimit", "exec"};
-enum { STEP_FORK, STEP_PIPE, STEP_SETPGID, STEP_STDIN, STEP_STDOUT, STEP_CHDIR, STEP_SETRLIMIT, STEP_EXEC };
+static const char *const steps[] = {"fork", "pipe", "setpgid", "stdin", "stdout", "setuid", "chdir", "setrlimit", "exec"};
+enum { STEP_FORK, STEP_PIPE, STEP_SETPGID, STEP_STDIN, STEP_STDOUT, STEP_SETUID, STEP_CHDIR, STEP_SETRLIMIT, STEP_EXEC };
 
 /// A failure report sent from the child to the parent through the close-on-exec pipe.
 typedef struct {
@@ -63,7 +64,7 @@ static void close_others(int keep, int max_fd) {
 
 /// The child: async-signal-safe calls only. Never returns.
 static void run_child(const csubprocess_spec *spec, int out_fd, int err_fd, int report_fd,
-                      const struct rlimit *memory, const struct rlimit *cpu, int max_fd) {
+                      const struct rlimit *memory, const struct rlimit *cpu, const struct rlimit *file_size, int max_fd) {
     failure report = {0, STEP_SETPGID};
     // Ignored signals stay ignored across exec (Sluice ignores SIGPIPE, SIGINT, SIGTERM). glibc's
     // sigaction refuses its internal signals (32, 33), which exec resets for any glibc program.
@@ -81,12 +82,16 @@ static void run_child(const csubprocess_spec *spec, int out_fd, int err_fd, int 
     report.step = STEP_STDOUT;
     if (dup2(out_fd, 1) != 1 || dup2(err_fd, 2) != 2) goto fail;
 
+    report.step = STEP_SETUID;
+    if (spec->uid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)spec->gid) != 0 || setuid((uid_t)spec->uid) != 0)) goto fail;
+
     report.step = STEP_CHDIR;
     if (chdir(spec->directory) != 0) goto fail;
 
     report.step = STEP_SETRLIMIT;
     if (memory && setrlimit(RLIMIT_AS, memory) != 0) goto fail;
     if (cpu && setrlimit(RLIMIT_CPU, cpu) != 0) goto fail;
+    if (file_size && setrlimit(RLIMIT_FSIZE, file_size) != 0) goto fail;
 
     close_others(report_fd, max_fd);
     sigset_t none;
@@ -115,6 +120,7 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
 
     struct rlimit memory = clamped_limit(RLIMIT_AS, spec->memory_limit_bytes, 0);
     struct rlimit cpu = clamped_limit(RLIMIT_CPU, spec->cpu_time_limit_seconds, 5);
+    struct rlimit file_size = clamped_limit(RLIMIT_FSIZE, spec->file_size_limit_bytes, 0);
     long open_max = sysconf(_SC_OPEN_MAX);
     int max_fd = open_max > 0 && open_max < 1 << 20 ? (int)open_max : 1 << 20;
 
@@ -136,7 +142,7 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
     pid_t pid = fork();
     if (pid == 0) {
         run_child(spec, out[1], err[1], report[1], spec->memory_limit_bytes > 0 ? &memory : NULL,
-                  spec->cpu_time_limit_seconds > 0 ? &cpu : NULL, max_fd);
+                  spec->cpu_time_limit_seconds > 0 ? &cpu : NULL, spec->file_size_limit_bytes > 0 ? &file_size : NULL, max_fd);
     }
     int fork_error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);

@@ -59,6 +59,7 @@ public struct LocalIngestion: Sendable {
         let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
         try await StagingBinding(pool: pool, root: stagingRoot).verify()
         let staging = StagingArea(root: stagingRoot, instance: instanceID)
+        try await staging.closeToOthers()
         let tenants = TenantService(pool: pool, staging: staging, logger: logger,
                                     credentials: SecretFiles(dataDirectory: configuration.dataDirectory))
         if let directory = configuration.configDirectory { try await tenants.applyConfigurationDirectory(directory) }
@@ -66,6 +67,7 @@ public struct LocalIngestion: Sendable {
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: RateLimiter(),
                                     metrics: UploadMetrics(registry: registry), logger: logger)
         let engine = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
+                                        sandbox: try await configuration.externalAppSandbox(stagingRoot: stagingRoot, logger: logger),
                                         metrics: IngestMetrics(registry: registry), logger: logger,
                                         owner: instanceID)
         var results: [FileRecord] = []

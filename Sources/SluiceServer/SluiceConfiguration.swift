@@ -35,8 +35,12 @@ public struct SluiceConfiguration: Sendable {
     public var apiKeyCache = APIKeyCache.Configuration()
     /// The failed-authentication limit per client address.
     public var authentication = Authenticator.Configuration()
-    /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); generated and logged when absent.
+    /// The bearer token for administration (`SLUICE_ADMIN_TOKEN`); when absent, the one in
+    /// `DATA_DIR/credentials/admin-token`, generated there on first start.
     public var adminToken: String?
+    /// Runs tenants' external apps without a sandbox (`--unsandboxed-apps`): as Sluice's own user, seeing what it
+    /// sees. Without it they run under bubblewrap, or are refused when it cannot work here.
+    public var unsandboxedApps = false
 
     public struct Store: Sendable {
         /// A PostgreSQL URL or conninfo; `nil` starts an embedded cluster under the data directory.

@@ -93,6 +93,7 @@ public final class SluiceService: Sendable {
         let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
         try await StagingBinding(pool: pool, root: stagingRoot).verify()
         let staging = StagingArea(root: stagingRoot, instance: instanceID)
+        try await staging.closeToOthers()
         let recovery = StagingRecovery(pool: pool, staging: staging, instanceExpiry: heartbeat.expiry, logger: logger)
         let recovered = try await recovery.run()
         if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }
@@ -103,6 +104,7 @@ public final class SluiceService: Sendable {
             try await tenants.applyConfigurationDirectory(directory)
         }
         let ingest = BatchIngestManager(configuration: configuration.ingest, pool: pool, tenants: tenants, staging: staging,
+                                        sandbox: try await configuration.externalAppSandbox(stagingRoot: stagingRoot, logger: logger),
                                         metrics: IngestMetrics(registry: registry), logger: logger,
                                         owner: instanceID)
         let uploadMetrics = UploadMetrics(registry: registry)

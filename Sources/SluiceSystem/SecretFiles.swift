@@ -53,6 +53,10 @@ public struct SecretFiles: Sendable {
 
     /// Creates the directory (`0700`) if missing, and closes it to everyone else if it was open.
     private func prepareDirectory() throws(SystemError) {
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty, (try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)) == nil {
+            throw failure("create", parent)
+        }
         if mkdir(directory, 0o700) != 0, errno != EEXIST { throw failure("create", directory) }
         var info = stat()
         guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { throw failure("use", directory) }

@@ -21,6 +21,8 @@ struct Ingest: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    @OptionGroup var sandbox: SandboxOptions
+
     @Flag(help: "Ingest content identical to a file already staged again.")
     var force = false
 
@@ -37,6 +39,7 @@ struct Ingest: AsyncParsableCommand {
         let logger = logging.bootstrap()
         var configuration = SluiceConfiguration()
         store.apply(to: &configuration)
+        sandbox.apply(to: &configuration)
         configuration.ingest.workers = 0
         let results: [FileRecord]
         do {

@@ -54,6 +54,8 @@ struct Serve: AsyncParsableCommand {
           help: "Ingest an upload while it arrives when its tenant has no other files waiting and a worker is free.")
     var ingestDuringUpload = true
 
+    @OptionGroup var sandbox: SandboxOptions
+
     @Option(help: "Seconds between this instance's heartbeats; an instance silent for six is dead, and what it left in staging is removed.")
     var heartbeatInterval: Double = 10
 
@@ -104,6 +106,7 @@ struct Serve: AsyncParsableCommand {
         configuration.ingest.workers = ingestWorkers
         configuration.ingest.lease = .seconds(ingestLease)
         configuration.ingest.ingestDuringUpload = ingestDuringUpload
+        sandbox.apply(to: &configuration)
         configuration.ingest.maxAttempts = ingestMaxAttempts
         configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")

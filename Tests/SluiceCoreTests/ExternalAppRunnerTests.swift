@@ -3,25 +3,29 @@ import SluiceCompression
 import Testing
 @testable import SluiceCore
 
-/// A tenant staging directory (`in/`, `out/`) inside a fresh temporary directory, removed by `cleanUp()`.
-private struct Sandbox {
+/// A tenant staging directory (`in/`, `out/`) inside a fresh temporary directory, removed by `cleanUp()`,
+/// and the bubblewrap sandbox apps run in (every test here runs its apps sandboxed, as Sluice does).
+private struct Workspace {
+    static let sandbox = AppSandbox.prepare(stagingRoot: NSTemporaryDirectory() + "sluice-external-staging")
+
     let root: String
     let source: String
 
     init() throws {
-        root = NSTemporaryDirectory() + "sluice-external-\(UInt64.random(in: 0...UInt64.max))"
-        source = root + "/staging/acme"
+        root = NSTemporaryDirectory() + "sluice-external-staging/\(UInt64.random(in: 0...UInt64.max))"
+        source = root + "/acme"
         for directory in ["in", "out"] {
             try FileManager.default.createDirectory(atPath: "\(source)/\(directory)", withIntermediateDirectories: true)
         }
+        guard case .bubblewrap = Self.sandbox.mode else { throw TestFailure("no sandbox: \(Self.sandbox.mode)") }
     }
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: root) }
 
-    /// A `/bin/sh` script, run as `/bin/sh <path>`: executing a file just written races with other
-    /// tests' forks, which may briefly hold it open for writing (`ETXTBSY`).
+    /// A `/bin/sh` script in the tenant's directory (which the app sees), run as `/bin/sh <path>`: executing a
+    /// file just written races with other tests' forks, which may briefly hold it open for writing (`ETXTBSY`).
     func script(_ body: String) throws -> [String] {
-        let path = "\(root)/app-\(UInt32.random(in: 0...UInt32.max)).sh"
+        let path = "\(source)/app-\(UInt32.random(in: 0...UInt32.max)).sh"
         try body.write(toFile: path, atomically: true, encoding: .utf8)
         return ["/bin/sh", path]
     }
@@ -34,12 +38,18 @@ private struct Sandbox {
     }
 
     func runner(
-        _ command: [String], output: IngestApp.Output = .stdout, resources: AppResources = AppResources(timeoutSeconds: 60)
+        _ command: [String], output: IngestApp.Output = .stdout, resources: AppResources = AppResources(timeoutSeconds: 60),
+        sandbox: AppSandbox = Workspace.sandbox
     ) -> ExternalAppRunner {
         ExternalAppRunner(
             tenant: "acme", sourcePath: source, app: IngestApp(kind: .external, command: command, output: output),
-            resources: resources)
+            resources: resources, sandbox: sandbox)
     }
+}
+
+private struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Runs `runner` and returns its result with the pieces of standard output it delivered.
@@ -53,19 +63,22 @@ private func run(_ runner: ExternalAppRunner, input: String = "/dev/null", fileI
 
 private func text(_ pieces: [[UInt8]]) -> String { String(decoding: pieces.joined(), as: UTF8.self) }
 
-/// The pid a test script wrote to `$SOURCE_PATH/child.pid` for the child it left running.
-private func childPID(_ sandbox: Sandbox) throws -> Int32 {
-    let child = try String(contentsOfFile: sandbox.source + "/child.pid", encoding: .utf8)
-    return try #require(Int32(child.trimmingCharacters(in: .whitespacesAndNewlines)))
-}
+/// A `sleep` of a little over 1000 s that only this test starts, found by its argument among the machine's
+/// processes (an app's own pids are those of its PID namespace).
+private func uniqueSleep() -> String { "1000.\(UInt32.random(in: 1...UInt32.max))" }
 
-/// Whether process `pid` has ended (gone, or a zombie not yet reaped by its new parent), waiting up to 5 s.
-private func hasEnded(_ pid: Int32) -> Bool {
-    for _ in 0..<100 {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let end = stat.lastIndex(of: ")")
-        else { return true }
-        if stat[stat.index(end, offsetBy: 2)] == "Z" { return true }
+/// Whether every process running `sleep <duration>` has ended (gone, or a zombie not yet reaped), waiting up to 30 s.
+private func haveEnded(sleeping duration: String) -> Bool {
+    for _ in 0..<600 {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
+        let running = pids.contains { pid in
+            guard let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                  command.split(separator: "\0").contains(Substring(duration)),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let end = stat.lastIndex(of: ")")
+            else { return false }
+            return stat[stat.index(end, offsetBy: 2)] != "Z"
+        }
+        if !running { return true }
         usleep(50_000)
     }
     return false
@@ -79,7 +92,7 @@ private func isDirectory(_ path: String) -> Bool {
 @Suite("ExternalAppRunner")
 struct ExternalAppRunnerTests {
     @Test func streamsStandardOutputAsItArrives() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         // The app only goes on once the test has received its first piece of output.
         let command = try sandbox.script("""
@@ -103,7 +116,7 @@ struct ExternalAppRunnerTests {
     }
 
     @Test func nonZeroExitKeepsTheStartOfStandardError() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         let command = try sandbox.script("""
             echo partial
@@ -123,13 +136,13 @@ struct ExternalAppRunnerTests {
     }
 
     @Test func timeoutKillsTheWholeProcessGroup() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
+        let sleep = uniqueSleep()
         let command = try sandbox.script("""
-            sleep 1000 &
-            echo $! > "$SOURCE_PATH/child.pid"
+            sleep \(sleep) &
             echo started
-            sleep 1000
+            sleep \(sleep)
             """)
         let (result, pieces) = try run(sandbox.runner(command, resources: AppResources(timeoutSeconds: 1)))
         #expect(result.outcome == .timeout)
@@ -138,26 +151,26 @@ struct ExternalAppRunnerTests {
         #expect(result.error?.message == "the ingest app ran longer than 1 s and was killed")
         #expect(result.duration >= .seconds(1) && result.duration < .seconds(120), "killed at its 1 s timeout, not after its sleep of 30 s")
         #expect(text(pieces) == "started\n")
-        #expect(hasEnded(try childPID(sandbox)))
+        #expect(haveEnded(sleeping: sleep))
     }
 
     @Test func exitKillsLeftoverChildrenHoldingThePipes() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
+        let sleep = uniqueSleep()
         let command = try sandbox.script("""
-            sleep 1000 &
-            echo $! > "$SOURCE_PATH/child.pid"
+            sleep \(sleep) &
             echo done
             """)
         let (result, pieces) = try run(sandbox.runner(command))
         #expect(result.outcome == .ok)
         #expect(result.duration < .seconds(120), "not after the leftover child's sleep of 1000 s")
         #expect(text(pieces) == "done\n")
-        #expect(hasEnded(try childPID(sandbox)))
+        #expect(haveEnded(sleeping: sleep))
     }
 
     @Test func cpuTimeLimitKillsWithSIGXCPU() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         let command = try sandbox.script("while :; do :; done")
         let (result, _) = try run(sandbox.runner(command, resources: AppResources(cpuTimeLimitSeconds: 1, timeoutSeconds: 60)))
@@ -169,7 +182,7 @@ struct ExternalAppRunnerTests {
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
     func memoryLimitStopsTheApp() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         let resources = AppResources(memoryLimitBytes: 256 << 20, timeoutSeconds: 60)
         let small = try run(sandbox.runner(["python3", "-c", "x = bytearray(16 << 20)"], resources: resources))
@@ -181,14 +194,14 @@ struct ExternalAppRunnerTests {
     }
 
     @Test func environmentIsExactlyTheContract() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         setenv("SLUICE_EXTERNAL_APP_TEST_SECRET", "secret", 1)
         setenv("PGAPPNAME", "sluice-external-app-test", 1)
         let input = try sandbox.input("f1-a.csv", [])
         let expected = [
             "CLIENT_ID=acme", "SOURCE_PATH=\(sandbox.source)", "INPUT_PATH=\(input)",
-            "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=\(sandbox.source)",
+            "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=\(sandbox.source)", "PWD=\(sandbox.source)",
         ]
         let (result, pieces) = try run(sandbox.runner(["env"]), input: input)
         #expect(result.outcome == .ok)
@@ -200,13 +213,12 @@ struct ExternalAppRunnerTests {
         let outDir = try run(runner, input: input)
         let file = try #require(outDir.result.outputFiles.first)
         let written = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
-            .filter { !$0.hasPrefix("PWD=") }  // exported by the shell itself
         #expect(written.sorted() == (expected + ["OUTPUT_DIR=\(sandbox.source)/out/f1"]).sorted())
         try runner.removeOutputDirectory(fileID: "f1")
     }
 
     @Test func childStartsInAFreshProcessContext() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         // A descriptor without close-on-exec, an ignored and a blocked signal: none may reach the app.
         let stray = open("/dev/null", O_RDONLY)
@@ -232,18 +244,20 @@ struct ExternalAppRunnerTests {
         let ignored = try #require(status.first { $0.hasPrefix("SigIgn:\t") }.flatMap { UInt64($0.dropFirst(8), radix: 16) })
         #expect(ignored & ~0x1_8000_0000 == 0)
         #expect(status.contains("SigBlk:\t0000000000000000"))
+        // Its own PID namespace: the sandbox's init is 1, the app 2.
         let stat = try output(["cat", "/proc/self/stat"])
-        let pid = stat.prefix { $0 != " " }
-        let afterName = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
-        #expect(afterName[2] == pid)  // the process group: state, ppid, pgrp
-        let limits = try output(["cat", "/proc/self/limits"], resources: AppResources(memoryLimitBytes: 300 << 20, cpuTimeLimitSeconds: 7))
+        #expect(stat.prefix { $0 != " " } == "2")
+        let limits = try output(["cat", "/proc/self/limits"], resources: AppResources(
+            memoryLimitBytes: 300 << 20, cpuTimeLimitSeconds: 7, processLimit: 9, fileSizeLimitBytes: 5 << 20))
             .split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(limits.contains(["Max", "cpu", "time", "7", "12", "seconds"]))
         #expect(limits.contains(["Max", "address", "space", "\(300 << 20)", "\(300 << 20)", "bytes"]))
+        #expect(limits.contains(["Max", "processes", "10", "10", "processes"]), "9 and the sandbox's init")
+        #expect(limits.contains(["Max", "file", "size", "\(5 << 20)", "\(5 << 20)", "bytes"]))
     }
 
     @Test func outDirModeListsTheFilesWritten() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         let runner = sandbox.runner(
             try sandbox.script("""
@@ -277,12 +291,12 @@ struct ExternalAppRunnerTests {
     }
 
     @Test func programsThatCannotStart() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         func code(_ command: [String], source: String? = nil) -> String? {
             let runner = ExternalAppRunner(
                 tenant: "acme", sourcePath: source ?? sandbox.source, app: IngestApp(kind: .external, command: command),
-                resources: AppResources())
+                resources: AppResources(), sandbox: Workspace.sandbox)
             do {
                 _ = try run(runner)
                 return nil
@@ -296,24 +310,40 @@ struct ExternalAppRunnerTests {
         #expect(code([]) == "app_not_found")
         let plain = try sandbox.input("not-executable", Array("#!/bin/sh\n".utf8))
         #expect(code([plain]) == "app_start_failed")
-        #expect(code(["/bin/true"], source: sandbox.root + "/missing") == "app_start_failed")
+        #expect(code(["/bin/true"], source: sandbox.root + "/missing") == "staged_file_missing")
         #expect(code(["/bin/true"]) == nil)
+    }
+
+    /// Without a working sandbox apps are refused, saying why; `--unsandboxed-apps` runs them with Sluice's view.
+    @Test func withoutASandboxAppsAreRefusedUnlessRunUnsandboxed() throws {
+        let sandbox = try Workspace()
+        defer { sandbox.cleanUp() }
+        let outside = sandbox.root + "/outside.txt"
+        try "outside the tenant's directory\n".write(toFile: outside, atomically: true, encoding: .utf8)
+        let refused = AppSandbox(mode: .unavailable("bubblewrap (bwrap) is not installed"))
+        let error = #expect(throws: ServiceError.self) { try run(sandbox.runner(["cat", outside], sandbox: refused)) }
+        #expect(error?.code == "sandbox_unavailable" && error?.message == "bubblewrap (bwrap) is not installed")
+
+        let sandboxed = try run(sandbox.runner(["cat", outside]))
+        #expect(sandboxed.result.outcome == .failed && sandboxed.result.stderr.contains("No such file"), "\(sandboxed.result.stderr)")
+        let unsandboxed = try run(sandbox.runner(["cat", outside], sandbox: .unsandboxed))
+        #expect(unsandboxed.result.outcome == .ok && text(unsandboxed.pieces) == "outside the tenant's directory\n")
     }
 
     @Test func anOutputCallbackErrorKillsTheApp() throws {
         struct Stop: Error {}
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
-        let runner = sandbox.runner(try sandbox.script("echo $$ > \"$SOURCE_PATH/app.pid\"; echo hello; exec sleep 1000"))
+        let sleep = uniqueSleep()
+        let runner = sandbox.runner(try sandbox.script("echo hello; exec sleep \(sleep)"))
         let start = ContinuousClock.now
         #expect(throws: Stop.self) { try runner.run(inputPath: "/dev/null", fileID: "f1") { _ in throw Stop() } }
         #expect(ContinuousClock.now - start < .seconds(120), "not after the app's sleep of 1000 s")
-        let pid = try String(contentsOfFile: sandbox.source + "/app.pid", encoding: .utf8)
-        #expect(hasEnded(try #require(Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)))))
+        #expect(haveEnded(sleeping: sleep))
     }
 
     @Test func exampleAppNormalizesTenantASpeeds() throws {
-        let sandbox = try Sandbox()
+        let sandbox = try Workspace()
         defer { sandbox.cleanUp() }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

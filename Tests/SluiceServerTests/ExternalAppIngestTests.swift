@@ -98,12 +98,14 @@ import Testing
     /// the tenant's lock (other work of the tenant and the pool are not held up by it).
     @Test func theAppRunsBeforeTheLoadTransactionOpens() async throws {
         try await InProcessSluice.with(ingestWorkers: 1) { sluice in
-            let marker = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-app-marker") + "/running"
-            let release = marker + ".release"
-            let example = Self.repository.appendingPathComponent("examples/apps/normalize-speeds.sh").path
-            let app = try script("touch \(marker); while [ ! -e \(release) ]; do sleep 0.05; done; exec \(example)")
+            // The app sees its staging directory and the system's, nothing else: the signals and the example go there.
+            let source = sluice.dataDirectory + "/staging/patient"
+            let (marker, release) = (source + "/running", source + "/release")
+            let app = try script(#"touch "$SOURCE_PATH/running"; while [ ! -e "$SOURCE_PATH/release" ]; do sleep 0.05; done; exec "$SOURCE_PATH/normalize.sh""#)
             let key = try await sluice.createTenant(try tenantA("patient", app: "ingest_app: {kind: external, command: [\(app)]}\n"),
                                                     contentType: "application/yaml")
+            try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent("examples/apps/normalize-speeds.sh").path,
+                                             toPath: source + "/normalize.sh")
             let id = try await sluice.upload("patient", key: key, name: "s.csv", csv)
             let deadline = ContinuousClock.now + .seconds(60)
             while !FileManager.default.fileExists(atPath: marker) {

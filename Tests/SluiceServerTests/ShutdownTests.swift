@@ -11,9 +11,10 @@ import Testing
     @Test func sigtermWhileAnAppRunsAndUploadsArePendingExitsWithinTheGrace() async throws {
         let directory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-shutdown")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let marker = directory + "/app-running"
+        // The app sees only its own staging directory: it signals that it runs there.
+        let marker = directory + "/data/staging/sleepy/app-running"
         let app = directory + "/sleepy.sh"
-        try "#!/bin/sh\ntouch \(marker)\nexec sleep 600\n".write(toFile: app, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntouch \"$SOURCE_PATH/app-running\"\nexec sleep 600\n".write(toFile: app, atomically: true, encoding: .utf8)
         chmod(app, 0o755)
         let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", directory + "/data",
                                                "--ingest-workers", "1", "--shutdown-grace", "2"],

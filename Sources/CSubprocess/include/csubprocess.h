@@ -17,6 +17,11 @@ typedef struct {
     long long memory_limit_bytes;
     /// RLIMIT_CPU in seconds (soft; the hard limit, which SIGKILLs, is a few seconds higher); 0 or less for none.
     long long cpu_time_limit_seconds;
+    /// RLIMIT_FSIZE in bytes (a larger write gets SIGXFSZ); 0 or less for none.
+    long long file_size_limit_bytes;
+    /// The user and group to run as (supplementary groups are dropped), for a caller running as root; -1 to keep.
+    long long uid;
+    long long gid;
 } csubprocess_spec;
 
 /// A started child, or why it could not be started.

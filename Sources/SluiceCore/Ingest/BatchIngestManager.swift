@@ -39,6 +39,7 @@ public final class BatchIngestManager: Sendable {
     private let queue: FileQueue
     private let tenants: TenantService
     private let staging: StagingArea
+    private let sandbox: AppSandbox
     private let metrics: IngestMetrics
     private let logger: Logger
     private let owner: String
@@ -58,13 +59,15 @@ public final class BatchIngestManager: Sendable {
     private let follows = Mutex<[Int: Task<Void, Never>]?>([:])
     private let followNumbers = Atomic<Int>(0)
 
+    /// `sandbox` confines tenants' external apps.
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, staging: StagingArea,
-                metrics: IngestMetrics, logger: Logger, owner: String) {
+                sandbox: AppSandbox, metrics: IngestMetrics, logger: Logger, owner: String) {
         self.configuration = configuration
         self.pool = pool
         self.queue = FileQueue(pool: pool)
         self.tenants = tenants
         self.staging = staging
+        self.sandbox = sandbox
         self.metrics = metrics
         self.logger = logger
         self.owner = owner
@@ -376,7 +379,7 @@ public final class BatchIngestManager: Sendable {
     private func makeIngestor(_ definition: TenantDefinition, followsUpload: Bool = false) -> FileIngestor {
         let constraints = definition.constraints
         let inflated = min(configuration.maximumInflatedBytes, constraints.maxFileSizeBytes, constraints.storageQuotaBytes)
-        return FileIngestor(definition: definition, staging: staging,
+        return FileIngestor(definition: definition, staging: staging, sandbox: sandbox,
                             limits: .init(maximumInflatedBytes: inflated, maximumRatio: configuration.maximumInflationRatio),
                             shouldStop: { [self] in stopping.load(ordering: .relaxed) }, followsUpload: followsUpload,
                             deadline: .now + .seconds(definition.serviceAgreement.resources.timeoutSeconds))

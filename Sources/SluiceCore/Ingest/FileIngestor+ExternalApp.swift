@@ -68,8 +68,9 @@ extension FileIngestor {
     }
 
     private func runner(for file: FileRecord) throws -> ExternalAppRunner {
-        ExternalAppRunner(tenant: file.tenant, sourcePath: try staging.tenantDirectory(file.tenant),
-                          app: definition.ingestApp, resources: definition.serviceAgreement.resources)
+        ExternalAppRunner(tenant: file.tenant, sourcePath: try staging.tenantDirectory(file.tenant), app: definition.ingestApp,
+                          resources: definition.serviceAgreement.resources, network: definition.serviceAgreement.network,
+                          sandbox: sandbox)
     }
 
     private static func diagnostics(_ result: ExternalAppResult) -> String {
@@ -85,11 +86,12 @@ private final class SpoolFile {
 
     init(path: String, limit: Int64) throws {
         unlink(path)
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw ServiceError(.unavailable, "output_dir_failed", "cannot create \(path)")
+        // Never through a link planted in its place.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        self.handle = handle
+        self.handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         self.limit = limit
     }
 

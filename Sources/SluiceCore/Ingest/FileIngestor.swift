@@ -18,6 +18,8 @@ struct FileIngestor: Sendable {
 
     let definition: TenantDefinition
     let staging: StagingArea
+    /// Where the tenant's external app runs.
+    let sandbox: AppSandbox
     let limits: StagedFileReader.Limits
     /// Polled while reading: `true` aborts the file (its transaction rolls back; the lease expires and
     /// another worker, or this one after a restart, takes it again).

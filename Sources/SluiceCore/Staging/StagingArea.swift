@@ -49,18 +49,27 @@ public struct StagingArea: Sendable {
         return "\(root)/\(tenant)"
     }
 
-    /// `<root>/<tenant>/in`, created (mode 0755) if missing.
+    /// `<root>/<tenant>/in`, created if missing (see ``closeToOthers()`` for the modes).
     public func inDirectory(_ tenant: String) async throws(StagingError) -> String {
-        let path = try tenantDirectory(tenant) + "/in"
-        try await BlockingIO.run(on: queue) { () throws(StagingError) in try Self.createDirectory(path) }
-        return path
+        try await tenantSubdirectory(tenant, "in")
     }
 
-    /// `<root>/<tenant>/out`, created (mode 0755) if missing.
+    /// `<root>/<tenant>/out`, created if missing (see ``closeToOthers()`` for the modes).
     public func outDirectory(_ tenant: String) async throws(StagingError) -> String {
-        let path = try tenantDirectory(tenant) + "/out"
-        try await BlockingIO.run(on: queue) { () throws(StagingError) in try Self.createDirectory(path) }
-        return path
+        try await tenantSubdirectory(tenant, "out")
+    }
+
+    /// Closes the staging directory to other local users: the root and each tenant's directory are created
+    /// `0700`, and those of earlier versions (`0755`, their files `0644`) lose other users' permissions; `in/` and
+    /// `out/` inside stay `0755`, for a tenant's sandboxed app, which runs as another user when Sluice runs as root.
+    public func closeToOthers() async throws(StagingError) {
+        let root = self.root
+        try await BlockingIO.run(on: queue) { () throws(StagingError) in
+            try Self.createPrivateDirectory(root)
+            for tenant in try Self.entries(of: root) where TenantDefinition.isValidID(tenant) {
+                try Self.makePrivate("\(root)/\(tenant)")
+            }
+        }
     }
 
     /// `<root>/<tenant>/in/.tmp-<id>.<instance>`.
@@ -129,13 +138,37 @@ public struct StagingArea: Sendable {
         return id
     }
 
-    private static func createDirectory(_ path: String) throws(StagingError) {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        } catch {
-            throw StagingError(code: StagingError.Code.ioError, message: "creating \(path) failed: \(error)")
+    private func tenantSubdirectory(_ tenant: String, _ name: String) async throws(StagingError) -> String {
+        let tenantPath = try tenantDirectory(tenant)
+        let (root, path) = (self.root, tenantPath + "/" + name)
+        try await BlockingIO.run(on: queue) { () throws(StagingError) in
+            try Self.createPrivateDirectory(root)
+            try Self.createPrivateDirectory(tenantPath)
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw StagingError.io("mkdir", path, errno: errno) }
         }
+        return path
+    }
+
+    /// Creates `path` `0700` (and its parents) if missing, and closes it to others (``makePrivate(_:)``).
+    private static func createPrivateDirectory(_ path: String) throws(StagingError) {
+        if mkdir(path, 0o700) != 0 {
+            if errno == ENOENT {
+                try createPrivateDirectory((path as NSString).deletingLastPathComponent)
+                guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw StagingError.io("mkdir", path, errno: errno) }
+            } else if errno != EEXIST {
+                throw StagingError.io("mkdir", path, errno: errno)
+            }
+        }
+        try makePrivate(path)
+    }
+
+    /// Takes other users' permissions off a directory. Its group bits are left alone: on a directory with an ACL
+    /// (the sandbox's user granted search permission on the root) they are the ACL's mask.
+    private static func makePrivate(_ path: String) throws(StagingError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw StagingError.io("stat", path, errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFDIR, info.st_mode & 0o007 != 0 else { return }
+        guard chmod(path, info.st_mode & 0o7770) == 0 else { throw StagingError.io("chmod", path, errno: errno) }
     }
 
     /// The names in `directory`; empty if it does not exist.

@@ -18,7 +18,7 @@ extension DefinitionReader {
         let constraints = members["constraints"].map { self.constraints($0, at: "constraints") } ?? Constraints()
         var agreement = ServiceAgreement()
         if let value = members["service_agreement"] {
-            let allowed = ["data_retention_period_days", "schedule", "resources"]
+            let allowed = ["data_retention_period_days", "schedule", "resources", "network"]
             if let agreementMembers = object(value, at: "service_agreement", allowed: allowed) {
                 agreement = agreementFields(agreementMembers, at: "service_agreement")
             }
@@ -71,7 +71,7 @@ extension DefinitionReader {
         }
 
         let agreementPath = "service_agreement"
-        let agreementKeys = ["client", "data_retention_period_days", "schedule", "resources"]
+        let agreementKeys = ["client", "data_retention_period_days", "schedule", "resources", "network"]
         let agreementMembers = object(agreementValue, at: agreementPath, allowed: agreementKeys)
         let clientPath = Self.path(agreementPath, "client")
         let id = agreementMembers.flatMap { required($0["client"], at: clientPath) }.flatMap { tenantID($0, at: clientPath) }

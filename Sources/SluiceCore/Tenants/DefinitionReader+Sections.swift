@@ -95,13 +95,17 @@ extension DefinitionReader {
         if let resources = members["resources"] {
             agreement.resources = self.resources(resources, at: Self.path(path, "resources"))
         }
+        if let network = members["network"].flatMap({ bool($0, at: Self.path(path, "network")) }) {
+            agreement.network = network
+        }
         return agreement
     }
 
     /// Native keys (`concurrency`, `memory_limit`, ...) and Kubernetes `requests`/`limits`, which may be mixed.
     private mutating func resources(_ value: JSONValue, at path: String) -> AppResources {
         var resources = AppResources()
-        let keys = ["concurrency", "memory_limit", "cpu_time_limit_seconds", "timeout_seconds", "cpu_cores", "requests", "limits"]
+        let keys = ["concurrency", "memory_limit", "cpu_time_limit_seconds", "timeout_seconds", "process_limit", "file_size_limit",
+                    "cpu_cores", "requests", "limits"]
         guard let members = object(value, at: path, allowed: keys) else { return resources }
         if let value = members["concurrency"].flatMap({ integer($0, at: Self.path(path, "concurrency"), minimum: 1) }) {
             resources.concurrency = value
@@ -114,6 +118,12 @@ extension DefinitionReader {
         }
         if let value = members["timeout_seconds"].flatMap({ integer($0, at: Self.path(path, "timeout_seconds"), minimum: 1) }) {
             resources.timeoutSeconds = value
+        }
+        if let value = members["process_limit"].flatMap({ integer($0, at: Self.path(path, "process_limit"), minimum: 1) }) {
+            resources.processLimit = value
+        }
+        if let value = members["file_size_limit"].flatMap({ size($0, at: Self.path(path, "file_size_limit")) }) {
+            resources.fileSizeLimitBytes = value
         }
         if let value = members["cpu_cores"] {
             resources.cpuCores = cpu(value, at: Self.path(path, "cpu_cores"))

@@ -110,7 +110,7 @@ extension IngestRate: Encodable {
 extension ServiceAgreement: Encodable {
     private enum CodingKeys: String, CodingKey {
         case dataRetentionDays = "data_retention_period_days"
-        case schedule, resources
+        case schedule, resources, network
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -118,6 +118,7 @@ extension ServiceAgreement: Encodable {
         try container.encode(dataRetentionDays, forKey: .dataRetentionDays)
         try container.encodeIfPresent(schedule?.expression, forKey: .schedule)
         try container.encode(resources, forKey: .resources)
+        try container.encode(network, forKey: .network)
     }
 }
 
@@ -127,6 +128,8 @@ extension AppResources: Encodable {
         case memoryLimit = "memory_limit"
         case cpuTimeLimitSeconds = "cpu_time_limit_seconds"
         case timeoutSeconds = "timeout_seconds"
+        case processLimit = "process_limit"
+        case fileSizeLimit = "file_size_limit"
         case cpuCores = "cpu_cores"
     }
 
@@ -136,6 +139,8 @@ extension AppResources: Encodable {
         try container.encode(memoryLimitBytes, forKey: .memoryLimit)
         try container.encode(cpuTimeLimitSeconds, forKey: .cpuTimeLimitSeconds)
         try container.encode(timeoutSeconds, forKey: .timeoutSeconds)
+        try container.encode(processLimit, forKey: .processLimit)
+        try container.encode(fileSizeLimitBytes, forKey: .fileSizeLimit)
         try container.encodeIfPresent(cpuCores, forKey: .cpuCores)
     }
 }

@@ -160,11 +160,15 @@ public struct ServiceAgreement: Sendable, Equatable {
     public var schedule: CronSchedule?
     /// The resources one ingestion run may use.
     public var resources: AppResources
+    /// Whether the tenant's external apps may reach the network (default: no, not even loopback).
+    public var network: Bool
 
-    public init(dataRetentionDays: Int = 30, schedule: CronSchedule? = nil, resources: AppResources = AppResources()) {
+    public init(dataRetentionDays: Int = 30, schedule: CronSchedule? = nil, resources: AppResources = AppResources(),
+                network: Bool = false) {
         self.dataRetentionDays = dataRetentionDays
         self.schedule = schedule
         self.resources = resources
+        self.network = network
     }
 }
 
@@ -178,17 +182,23 @@ public struct AppResources: Sendable, Equatable {
     public var cpuTimeLimitSeconds: Int
     /// The wall-clock limit of one run, in seconds.
     public var timeoutSeconds: Int
+    /// How many processes an external app's sandbox may hold at once (its own included).
+    public var processLimit: Int
+    /// The largest file an external app may write, in bytes.
+    public var fileSizeLimitBytes: Int
     /// The CPU cores granted (Kubernetes `limits.cpu`), if given.
     public var cpuCores: Double?
 
     public init(
         concurrency: Int = 1, memoryLimitBytes: Int = 512 << 20, cpuTimeLimitSeconds: Int = 300,
-        timeoutSeconds: Int = 600, cpuCores: Double? = nil
+        timeoutSeconds: Int = 600, processLimit: Int = 64, fileSizeLimitBytes: Int = 1 << 30, cpuCores: Double? = nil
     ) {
         self.concurrency = concurrency
         self.memoryLimitBytes = memoryLimitBytes
         self.cpuTimeLimitSeconds = cpuTimeLimitSeconds
         self.timeoutSeconds = timeoutSeconds
+        self.processLimit = processLimit
+        self.fileSizeLimitBytes = fileSizeLimitBytes
         self.cpuCores = cpuCores
     }
 }

@@ -45,6 +45,7 @@ public struct ExternalAppResult: Sendable {
             outcome = .killed
             let hint = switch signal {
             case SIGXCPU: " (CPU time limit of \(resources.cpuTimeLimitSeconds) s)"
+            case SIGXFSZ: " (file size limit of \(resources.fileSizeLimitBytes) bytes)"
             case SIGKILL: " (memory or CPU limit?)"
             default: ""
             }

@@ -1,5 +1,6 @@
 import CSubprocess
 import Foundation
+import SluiceSystem
 
 /// One started external app: the leader of its own process group, and the parent's ends of its
 /// stdout and stderr pipes. Used by one thread from start to ``supervise(deadline:shouldStop:onStdout:)``.
@@ -11,11 +12,22 @@ struct ExternalAppProcess {
         let timedOut: Bool
         let stderr: [UInt8]
         let stderrTruncated: Bool
+        /// Whether the process reports its child's death by signal N as exit status 128 + N, as bubblewrap and
+        /// shells do.
+        var reportsSignalsAsStatus = false
 
-        /// The exit status, if the process exited.
-        var exitStatus: Int32? { status & 0x7F == 0 ? (status >> 8) & 0xFF : nil }
+        /// The exit status, if the process exited (and, see ``reportsSignalsAsStatus``, was not killed).
+        var exitStatus: Int32? {
+            guard status & 0x7F == 0 else { return nil }
+            let code = (status >> 8) & 0xFF
+            return reportsSignalsAsStatus && code > 128 && code < 128 + 65 ? nil : code
+        }
         /// The terminating signal, if a signal ended the process.
-        var signal: Int32? { status & 0x7F == 0 ? nil : status & 0x7F }
+        var signal: Int32? {
+            guard status & 0x7F == 0 else { return status & 0x7F }
+            let code = (status >> 8) & 0xFF
+            return reportsSignalsAsStatus && code > 128 && code < 128 + 65 ? code - 128 : nil
+        }
     }
 
     /// How long output is still drained after the process was reaped: a descendant that left the
@@ -30,11 +42,11 @@ struct ExternalAppProcess {
     private var stderrBytes: [UInt8] = []
     private var stderrTruncated = false
 
-    /// Forks and executes `program` (an absolute path) in a new process group with the given limits.
-    /// Throws `app_not_found` when there is no such program, `app_start_failed` for any other failure.
+    /// Forks and executes `program` (an absolute path) in a new process group with the given limits, as `user`
+    /// if given. Throws `app_not_found` when there is no such program, `app_start_failed` for any other failure.
     init(
         program: String, arguments: [String], environment: [String], directory: String,
-        resources: AppResources, stderrCapacity: Int
+        resources: AppResources, user: SystemUser?, stderrCapacity: Int
     ) throws(ServiceError) {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -47,7 +59,9 @@ struct ExternalAppProcess {
                         var spec = csubprocess_spec(
                             path: path, argv: argv.baseAddress, envp: envp.baseAddress, directory: directory,
                             memory_limit_bytes: Int64(resources.memoryLimitBytes),
-                            cpu_time_limit_seconds: Int64(resources.cpuTimeLimitSeconds))
+                            cpu_time_limit_seconds: Int64(resources.cpuTimeLimitSeconds),
+                            file_size_limit_bytes: Int64(resources.fileSizeLimitBytes),
+                            uid: user.map { Int64($0.uid) } ?? -1, gid: user.map { Int64($0.gid) } ?? -1)
                         return csubprocess_spawn(&spec, &child)
                     }
                 }

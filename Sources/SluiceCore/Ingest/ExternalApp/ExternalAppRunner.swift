@@ -1,9 +1,10 @@
 import Foundation
+import SluiceSystem
 
 /// Runs a tenant's external ingest app (`IngestApp.kind == .external`) on one staged file, under the
-/// contract in the README ("External ingest apps: the contract"): a cleared environment, the
-/// tenant's staging directory as working directory, its own process group, rlimits, a wall-clock
-/// timeout after which the whole group is SIGKILLed.
+/// contract in the README ("External ingest apps: the contract"): in its ``AppSandbox``, with a cleared
+/// environment, the tenant's staging directory as working directory, its own process group, rlimits, a
+/// wall-clock timeout after which the whole group (and so the sandbox) is SIGKILLed.
 ///
 /// Blocking: call ``run(inputPath:fileID:onOutput:)`` from a dedicated thread, never from the
 /// cooperative pool.
@@ -21,13 +22,19 @@ public struct ExternalAppRunner: Sendable {
     public let command: [String]
     public let output: IngestApp.Output
     public let resources: AppResources
+    /// Whether the app may reach the network (the tenant's agreement).
+    public let network: Bool
+    public let sandbox: AppSandbox
 
-    public init(tenant: String, sourcePath: String, app: IngestApp, resources: AppResources) {
+    public init(tenant: String, sourcePath: String, app: IngestApp, resources: AppResources, network: Bool = false,
+                sandbox: AppSandbox) {
         self.tenant = tenant
         self.sourcePath = sourcePath.count > 1 && sourcePath.hasSuffix("/") ? String(sourcePath.dropLast()) : sourcePath
         self.command = app.command
         self.output = app.output
         self.resources = resources
+        self.network = network
+        self.sandbox = sandbox
     }
 
     /// Runs the app on `inputPath` and waits for it.
@@ -46,18 +53,41 @@ public struct ExternalAppRunner: Sendable {
                     onOutput: ([UInt8]) throws -> Void) throws -> ExternalAppResult {
         let start = ContinuousClock.now
         let program = try resolveProgram()
+        let user: SystemUser?
+        switch sandbox.mode {
+        case .unavailable(let reason): throw ServiceError(.unavailable, "sandbox_unavailable", reason)
+        case .unsandboxed: user = nil
+        case .bubblewrap(_, let sandboxUser): user = sandboxUser
+        }
+        try prepareSourcePath(for: user)
         var environment = [
             "CLIENT_ID=\(tenant)", "SOURCE_PATH=\(sourcePath)", "INPUT_PATH=\(inputPath)",
             "PATH=\(Self.searchPath)", "LANG=C.UTF-8", "HOME=\(sourcePath)",
         ]
-        let outputDirectory = output == .outDir ? try createOutputDirectory(fileID: fileID) : nil
+        let outputDirectory = output == .outDir ? try createOutputDirectory(fileID: fileID, owner: user) : nil
         if let outputDirectory { environment.append("OUTPUT_DIR=\(outputDirectory)") }
         do {
-            var process = try ExternalAppProcess(
-                program: program, arguments: command, environment: environment, directory: sourcePath,
-                resources: resources, stderrCapacity: Self.stderrCapacity)
-            let termination = try process.supervise(
+            var process: ExternalAppProcess
+            if case .bubblewrap(let bubblewrap, _) = sandbox.mode {
+                let arguments = sandbox.arguments(program: program, command: command, sourcePath: sourcePath,
+                                                  outputDirectory: outputDirectory, network: network, resources: resources)
+                process = try ExternalAppProcess(program: bubblewrap, arguments: arguments, environment: environment, directory: "/",
+                                                 resources: resources, user: user, stderrCapacity: Self.stderrCapacity)
+            } else {
+                process = try ExternalAppProcess(program: program, arguments: command, environment: environment, directory: sourcePath,
+                                                 resources: resources, user: nil, stderrCapacity: Self.stderrCapacity)
+            }
+            var termination = try process.supervise(
                 deadline: start + .seconds(resources.timeoutSeconds), shouldStop: shouldStop, onStdout: output == .stdout ? onOutput : { _ in })
+            if case .bubblewrap = sandbox.mode {
+                termination.reportsSignalsAsStatus = true
+                // bubblewrap says why it could not build the sandbox on stderr, and exits with status 1.
+                let diagnostics = String(decoding: termination.stderr, as: UTF8.self)
+                if termination.exitStatus == 1, diagnostics.hasPrefix("bwrap: ") {
+                    throw ServiceError(.unavailable, "sandbox_failed", "the sandbox could not be built: "
+                        + (diagnostics.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""))
+                }
+            }
             let succeeded = termination.exitStatus == 0 && !termination.timedOut
             let files: [String] = if let outputDirectory, succeeded { try Self.regularFiles(in: outputDirectory) } else { [] }
             let result = ExternalAppResult(
@@ -90,7 +120,15 @@ public struct ExternalAppRunner: Sendable {
         guard let name = command.first, !name.isEmpty else {
             throw ServiceError(.invalid, "app_not_found", "the ingest app has no command")
         }
-        if name.hasPrefix("/") { return name }
+        if name.hasPrefix("/") {
+            guard FileManager.default.fileExists(atPath: name) else {
+                throw ServiceError(.unavailable, "app_not_found", "the ingest app \(name) does not exist")
+            }
+            guard Self.isExecutableFile(name) else {
+                throw ServiceError(.unavailable, "app_start_failed", "the ingest app \(name) is not an executable file")
+            }
+            return name
+        }
         guard !name.contains("/") else {
             throw ServiceError(
                 .invalid, "app_not_found", "the ingest app \"\(name)\" must be an absolute path or a program on PATH")
@@ -102,8 +140,9 @@ public struct ExternalAppRunner: Sendable {
         return found
     }
 
-    /// A fresh, empty `OUTPUT_DIR`: whatever an earlier run for the same file left is removed.
-    private func createOutputDirectory(fileID: String) throws(ServiceError) -> String {
+    /// A fresh, empty `OUTPUT_DIR` (the app's user's, when it is not Sluice's): whatever an earlier run for the
+    /// same file left is removed.
+    private func createOutputDirectory(fileID: String, owner: SystemUser?) throws(ServiceError) -> String {
         try removeOutputDirectory(fileID: fileID)
         let path = outputDirectory(fileID: fileID)
         do {
@@ -112,8 +151,26 @@ public struct ExternalAppRunner: Sendable {
         } catch {
             throw ServiceError(.unavailable, "output_dir_failed", "cannot create \(path): \(error.localizedDescription)")
         }
+        if let owner, chown(path, owner.uid, owner.gid) != 0 {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot give \(path) to \(owner.name): \(String(cString: strerror(errno)))")
+        }
         return path
     }
+
+    /// The staging directory is the app's to write in (its `in/` and `out/` stay Sluice's, and read-only in the
+    /// sandbox): owned by the app's user when that is not Sluice's, and closed to everyone else.
+    private func prepareSourcePath(for user: SystemUser?) throws(ServiceError) {
+        var info = stat()
+        guard lstat(sourcePath, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw ServiceError(.unavailable, "staged_file_missing", "the tenant's staging directory \(sourcePath) is missing")
+        }
+        let owner = user.map { ($0.uid, $0.gid) } ?? (info.st_uid, info.st_gid)
+        guard info.st_uid != owner.0 || info.st_mode & 0o077 != 0 else { return }
+        guard chown(sourcePath, owner.0, owner.1) == 0, chmod(sourcePath, 0o700) == 0 else {
+            throw ServiceError(.unavailable, "output_dir_failed", "cannot prepare \(sourcePath): \(String(cString: strerror(errno)))")
+        }
+    }
+
 
     /// ``outputDirectory(fileID:)``, once `fileID` is known to be an upload id (`[A-Za-z0-9_-]{1,64}`).
     private func validated(fileID: String) throws(ServiceError) -> String {
