@@ -24,10 +24,14 @@ struct StagedFileReader {
         if let arriving {
             handle = try arriving.open()
         } else {
-            guard let opened = FileHandle(forReadingAtPath: path) else {
-                throw ServiceError(.unavailable, "staged_file_missing", "the staged file \(path) cannot be opened")
+            // Never through a symbolic link: an app's output directory is the app's to fill.
+            let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            var info = stat()
+            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                if descriptor >= 0 { close(descriptor) }
+                throw ServiceError(.unavailable, "staged_file_missing", "the staged file \(path) cannot be opened as a regular file")
             }
-            handle = opened
+            handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         }
         // An arriving file's descriptor belongs to it: a second pass reads it again.
         defer { if arriving == nil { try? handle.close() } }
