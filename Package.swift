@@ -30,8 +30,12 @@ let package = Package(
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // GnuTLS, libmicrohttpd's TLS library, for HTTPS.
+        .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
+        // HTTPS certificates replaceable while serving, and writes through a connection's TLS session.
+        .target(name: "CTransportTLS", dependencies: ["CMicroHTTPD", "CGnuTLS"]),
         // JSON bodies for the errors libmicrohttpd answers itself (it has no option for them).
-        .target(name: "CTransportErrors", dependencies: ["CMicroHTTPD"]),
+        .target(name: "CTransportErrors", dependencies: ["CMicroHTTPD", "CTransportTLS"]),
         // fork + rlimits + exec for external ingest apps: code Swift cannot run between fork and exec.
         .target(name: "CSubprocess"),
 
@@ -41,7 +45,7 @@ let package = Package(
         // Transport and infrastructure: no knowledge of tenants or ingestion.
         .target(name: "SluiceCompression", dependencies: ["CZlib", "SluiceCommon"]),
         .target(name: "SluiceHTTP", dependencies: [
-            "CMicroHTTPD", "CTransportErrors", "SluiceCompression", "SluiceCommon",
+            "CMicroHTTPD", "CTransportErrors", "CTransportTLS", "SluiceCompression", "SluiceCommon",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Operating-system steps: helper programs, system users, directory access, secret files.
@@ -89,7 +93,7 @@ let package = Package(
         .executableTarget(name: "sluice-fuzz", dependencies: ["SluiceFuzzTargets"]),
 
         // Shared by the test targets: a private PostgreSQL cluster, loopback HTTP client, process helpers.
-        .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceCompression"]),
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceSystem", "SluiceCompression"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceTestSupport"]),
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceSystem", "SluiceTestSupport"]),
         .testTarget(name: "SluiceMetricsTests", dependencies: ["SluiceMetrics", "SluiceCompression", "SluiceTestSupport"]),

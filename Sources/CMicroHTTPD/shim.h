@@ -21,6 +21,10 @@ typedef struct CMicroHTTPD_Options {
     unsigned int thread_pool_size;
     size_t connection_memory_limit;
     unsigned int listen_backlog;
+    /// HTTPS (with `MHD_USE_TLS` in the flags): a `gnutls_certificate_retrieve_function3` asked for the certificate
+    /// at every handshake, and the GnuTLS priority string; NULL for plain HTTP.
+    void *tls_certificate_callback;
+    const char *tls_priorities;
 } CMicroHTTPD_Options;
 
 /// Decodes `%HH` escapes in a URI path or argument in place, as libmicrohttpd's default does, except those
@@ -69,6 +73,12 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) CMicroHTTPD_unescape_keeping_controls, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
+    if (options->tls_certificate_callback != NULL) {
+        // Passed directly rather than in the array: the variadic options are parsed for every option.
+        return MHD_start_daemon(flags, port, accept_policy, context, handler, context, MHD_OPTION_ARRAY, items,
+                                MHD_OPTION_HTTPS_CERT_CALLBACK2, options->tls_certificate_callback,
+                                MHD_OPTION_HTTPS_PRIORITIES, options->tls_priorities, MHD_OPTION_END);
+    }
     return MHD_start_daemon(flags, port, accept_policy, context, handler, context,
                             MHD_OPTION_ARRAY, items, MHD_OPTION_END);
 }

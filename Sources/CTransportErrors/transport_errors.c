@@ -9,14 +9,15 @@
 // precedence over the library's, and libmicrohttpd queues those errors through it (the call goes through its
 // PLT). Every call that reaches it therefore comes from libmicrohttpd, because Sluice queues its own
 // responses with `CTransportErrors_queue_response`. For an error status it writes one complete JSON response
-// straight to the socket, which is still empty (these errors come before any reply), shuts down the sending
-// side and returns MHD_NO, which makes libmicrohttpd close the connection without sending anything itself.
+// straight to the connection (through its TLS session on HTTPS), which is still empty (these errors come before
+// any reply), shuts down the sending side and returns MHD_NO, which makes libmicrohttpd close the connection without sending anything itself.
 // Any other status is passed on to the library's `MHD_queue_response`, found with `dlsym(RTLD_NEXT)`.
 // The transport's tests check these answers, so a library that stopped calling through its PLT would fail
 // them rather than silently send HTML again.
 
 #define _GNU_SOURCE
 #include "CTransportErrors.h"
+#include "CTransportTLS.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -81,12 +82,8 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
                           "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                           "Connection: close\r\n\r\n%s", status_code, reason, strlen(body), body);
     if (length > 0 && (size_t) length < sizeof message) {
-        for (size_t sent = 0; sent < (size_t) length;) {
-            ssize_t written = send(info->connect_fd, message + sent, (size_t) length - sent, MSG_NOSIGNAL);
-            if (written <= 0) break;
-            sent += (size_t) written;
-        }
+        CTransportTLS_send(connection, info->connect_fd, message, (size_t) length);
     }
-    shutdown(info->connect_fd, SHUT_WR);
+    CTransportTLS_shutdown_sending(connection, info->connect_fd);
     return MHD_NO;
 }

@@ -22,7 +22,10 @@ extension Exchange {
             let probe = CMicroHTTPD_peer_hung_up(socket, &waiting)
             // After a half-close, a body of known length can tell whether the rest is still waiting; a chunked
             // one cannot (its end may sit in libmicrohttpd's buffer), so only a failed connection counts there.
-            let hungUp = probe == 2 || (probe == 1 && contentLength.map { Int(waiting) < $0 - state.bytesReceived } == true)
+            // On TLS the bytes waiting are records, and GnuTLS may hold up to one record of the body already.
+            let buffered = isTLS ? Self.tlsRecordBytes : 0
+            let hungUp = probe == 2
+                || (probe == 1 && contentLength.map { Int(waiting) + buffered < $0 - state.bytesReceived } == true)
             guard hungUp, state.hangUpSeenAt == state.bytesReceived else {
                 state.hangUpSeenAt = hungUp ? state.bytesReceived : nil
                 return nil
@@ -63,7 +66,8 @@ extension Exchange {
             // Under the lock the request has not completed, so the socket is still this connection's.
             state.abortRequested = true
             state.status = 408
-            state.bytesSent = RawResponse.write(Self.tooSlow(minimumBytesPerSecond), to: socket)
+            // A TLS connection cannot be written to from this thread: it is closed without the answer.
+            state.bytesSent = isTLS ? 0 : RawResponse.write(Self.tooSlow(minimumBytesPerSecond), to: socket)
             shutdown(socket, Int32(SHUT_RDWR))
             return true
         }
@@ -77,6 +81,9 @@ extension Exchange {
         HTTPError(status: 408, code: "body_too_slow",
                   message: "the request body arrived slower than \(minimumBytesPerSecond) bytes per second").response
     }
+
+    /// The most plaintext one TLS record holds, with room for its overhead.
+    private static let tlsRecordBytes = 17 * 1024
 
     private enum LeftAction {
         case resume, socketShutDown

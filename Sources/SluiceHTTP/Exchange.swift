@@ -1,5 +1,6 @@
 import CMicroHTTPD
 import CTransportErrors
+import CTransportTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,8 @@ final class Exchange: Sendable {
     let contentLength: Int?
     /// The connection's socket, probed only while libmicrohttpd holds the connection suspended.
     let socket: Int32
+    /// Whether the connection is HTTPS: its socket carries TLS records, never written to directly.
+    let isTLS: Bool
     let state = Mutex(State())
     /// The handler's body stream, when the route streams.
     let body: HTTPRequestBody?
@@ -57,6 +60,7 @@ final class Exchange: Sendable {
         self.contentLength = headers["Content-Length"].flatMap { Int($0) }
         self.hasBody = (contentLength ?? 0) > 0 || headers.contains("Transfer-Encoding")
         self.socket = CMicroHTTPD_connection_fd(connection.pointer)
+        self.isTLS = CTransportTLS_is_tls(connection.pointer) != 0
         let waker = ExchangeWaker()
         body = streamsBody ? HTTPRequestBody(highWaterMark: bodyBufferBytes) { waker.exchange?.wake() } : nil
         waker.exchange = self
@@ -233,7 +237,7 @@ final class Exchange: Sendable {
 
     /// The handler answered while the body is still arriving (e.g. an upload over its size limit).
     /// libmicrohttpd 0.9.75 only queues responses before or after the body, and reading gigabytes just to
-    /// discard them is not an option: write the response straight to the socket and close the connection.
+    /// discard them is not an option: write the response straight to the connection and close it.
     private func sendFinalResponseMidBody() -> MHD_Result {
         guard let response = state.withLock({ state -> HTTPResponse? in
             defer { state.response = nil }
@@ -241,8 +245,7 @@ final class Exchange: Sendable {
         }) else { return .NO }
         let socket = CMicroHTTPD_connection_fd(connection.pointer)
         guard socket >= 0 else { return .NO }
-        let offset = RawResponse.write(response, to: socket)
-        shutdown(socket, Int32(SHUT_WR))
+        let offset = RawResponse.write(response, connection: connection.pointer, socket: socket)
         state.withLock { state in
             state.status = response.status
             state.bytesSent = offset

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CTransportTLS
 import Dispatch
 import Logging
 import Synchronization
@@ -28,8 +29,10 @@ public final class HTTPServer: Sendable {
         let context = Unmanaged.passRetained(core).toOpaque()
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
         if configuration.address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        if configuration.tls != nil { flags |= MHD_USE_TLS.rawValue }
         let threads = max(1, configuration.threadCount)
         let started: OpaquePointer? = try configuration.address.withSocketAddress { address in
+            TLSCertificate.priorities.withCString { priorities in
             var options = CMicroHTTPD_Options(
                 bind_address: address,
                 // libmicrohttpd splits its limit across pool threads; the exact limit is enforced by `acceptPolicy`.
@@ -38,9 +41,12 @@ public final class HTTPServer: Sendable {
                 connection_timeout_seconds: UInt32(clamping: configuration.idleTimeoutSeconds),
                 thread_pool_size: threads > 1 ? UInt32(threads) : 0,
                 connection_memory_limit: configuration.maximumHeaderBytes,
-                listen_backlog: 511)
+                listen_backlog: 511,
+                tls_certificate_callback: configuration.tls == nil ? nil : CTransportTLS_certificate_callback(),
+                tls_priorities: configuration.tls == nil ? nil : priorities)
             return CMicroHTTPD_start_daemon(flags, configuration.address.port, &options, acceptPolicy,
                                             accessHandler, requestCompleted, connectionNotification, context)
+            }
         }
         guard let started else {
             Unmanaged<ServerCore>.fromOpaque(context).release()
@@ -49,7 +55,8 @@ public final class HTTPServer: Sendable {
         }
         daemon.withLock { $0 = DaemonHandle(pointer: started, context: context) }
         core.startWatchdog()
-        core.logger.info("HTTP server listening", metadata: ["address": "\(configuration.address.host):\(port)"])
+        core.logger.info(configuration.tls == nil ? "HTTP server listening" : "HTTP server listening (HTTPS)",
+                         metadata: ["address": "\(configuration.address.host):\(port)"])
     }
 
     /// The bound port (useful when configured with port 0).
@@ -128,10 +135,12 @@ private let acceptPolicy: MHD_AcceptPolicyCallback = { context, _, _ in
     return .YES
 }
 
-private let connectionNotification: MHD_NotifyConnectionCallback = { context, connection, _, code in
+private let connectionNotification: MHD_NotifyConnectionCallback = { context, connection, socketContext, code in
     let server = core(context)
     switch code {
     case .CONNECTION_NOTIFY_STARTED:
+        // The TLS handshake, which comes later, finds the certificate here (see CTransportTLS).
+        if let tls = server.configuration.tls { socketContext?.pointee = UnsafeMutableRawPointer(tls.credentials) }
         server.connections.add(1, ordering: .relaxed)
         if let connection { server.headDeadlines.opened(connection) }
     case .CONNECTION_NOTIFY_CLOSED:

@@ -28,6 +28,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var disconnectCheckSeconds: Double
     /// Seconds `shutdown()` waits for in-flight requests before closing them.
     public var shutdownGraceSeconds: Double
+    /// Serve HTTPS with this certificate (plain HTTP when `nil`).
+    public var tls: TLSCertificate?
 
     public init(address: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
                 threadCount: Int = 2,
@@ -40,7 +42,8 @@ public struct HTTPServerConfiguration: Sendable {
                 maximumHeaderBytes: Int = 32 * 1024,
                 bodyBufferBytes: Int = 256 * 1024,
                 disconnectCheckSeconds: Double = 0.25,
-                shutdownGraceSeconds: Double = 30) {
+                shutdownGraceSeconds: Double = 30,
+                tls: TLSCertificate? = nil) {
         self.address = address
         self.threadCount = threadCount
         self.connectionLimit = connectionLimit
@@ -53,6 +56,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.bodyBufferBytes = bodyBufferBytes
         self.disconnectCheckSeconds = disconnectCheckSeconds
         self.shutdownGraceSeconds = shutdownGraceSeconds
+        self.tls = tls
     }
 }
 

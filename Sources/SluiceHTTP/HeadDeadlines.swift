@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CTransportTLS
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,13 @@ import Glibc
 /// `keptAliveSeconds` (the idle timeout) of its previous response: a kept-alive connection may wait that long
 /// for its next request, but not trickle it in for longer. Past that, the watchdog shuts the socket down,
 /// which makes libmicrohttpd close it: a connection that never completed a head is told `408 header_timeout`
-/// first; a kept-alive one is just closed (it has no request under way that could be told).
+/// first (a TLS one cannot be, from the watchdog's thread); a kept-alive one is just closed (it has no request
+/// under way that could be told).
 final class HeadDeadlines: Sendable {
     private struct Awaiting {
         let socket: Int32
+        /// A TLS connection cannot be written to from the watchdog's thread: it is closed without an answer.
+        let isTLS: Bool
         /// When the head became due; `nil` while a request is being served.
         var since: ContinuousClock.Instant?
         var servedRequests: Int
@@ -36,7 +40,8 @@ final class HeadDeadlines: Sendable {
 
     func opened(_ connection: OpaquePointer) {
         let socket = CMicroHTTPD_connection_fd(connection)
-        connections.withLock { $0[key(connection)] = Awaiting(socket: socket, since: .now, servedRequests: 0) }
+        let isTLS = CTransportTLS_is_tls(connection) != 0
+        connections.withLock { $0[key(connection)] = Awaiting(socket: socket, isTLS: isTLS, since: .now, servedRequests: 0) }
     }
 
     func headArrived(_ connection: OpaquePointer) {
@@ -64,7 +69,7 @@ final class HeadDeadlines: Sendable {
             for (key, entry) in connections {
                 guard let since = entry.since, since < (entry.servedRequests == 0 ? first : later), entry.socket >= 0 else { continue }
                 timedOut.add(1, ordering: .relaxed)
-                if entry.servedRequests == 0 { _ = RawResponse.write(Self.timeout, to: entry.socket) }
+                if entry.servedRequests == 0, !entry.isTLS { _ = RawResponse.write(Self.timeout, to: entry.socket) }
                 shutdown(entry.socket, Int32(SHUT_RDWR))
                 connections[key]?.since = nil
             }
@@ -78,18 +83,13 @@ final class HeadDeadlines: Sendable {
     private func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
 }
 
-/// A complete response written straight to a connection's socket, for answers libmicrohttpd cannot send:
-/// while a request body is still arriving, or when the transport gives up on a slow client.
+/// A complete response written straight to a connection, for answers libmicrohttpd cannot send: while a request
+/// body is still arriving, or when the transport gives up on a slow client.
 enum RawResponse {
-    /// Writes `response` with `Connection: close`; returns the bytes written.
+    /// Writes `response` with `Connection: close` on a plain connection's socket, from any thread; returns the
+    /// bytes written.
     static func write(_ response: HTTPResponse, to socket: Int32) -> Int {
-        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
-        for (name, value) in response.headers where !name.caseInsensitiveEquals("Content-Length")
-            && !name.caseInsensitiveEquals("Connection") {
-            head += "\(name): \(value)\r\n"
-        }
-        head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
-        let bytes = Array(head.utf8) + response.body
+        let bytes = serialized(response)
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -97,5 +97,23 @@ enum RawResponse {
             offset += sent
         }
         return offset
+    }
+
+    /// Writes `response` with `Connection: close` through the connection (its TLS session on HTTPS) and ends its
+    /// sending side. Only on the connection's worker thread, inside a libmicrohttpd callback.
+    static func write(_ response: HTTPResponse, connection: OpaquePointer, socket: Int32) -> Int {
+        let sent = serialized(response).withUnsafeBytes { CTransportTLS_send(connection, socket, $0.baseAddress, $0.count) }
+        CTransportTLS_shutdown_sending(connection, socket)
+        return sent
+    }
+
+    private static func serialized(_ response: HTTPResponse) -> [UInt8] {
+        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
+        for (name, value) in response.headers where !name.caseInsensitiveEquals("Content-Length")
+            && !name.caseInsensitiveEquals("Connection") {
+            head += "\(name): \(value)\r\n"
+        }
+        head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
+        return Array(head.utf8) + response.body
     }
 }

@@ -24,8 +24,20 @@ public final class SluiceService: Sendable {
     public var port: UInt16? { http.withLock { $0?.port } }
 
     /// Runs until `shutdown` fires (e.g. SIGTERM), then stops gracefully: stop accepting, finish
-    /// in-flight requests, stop background work, close the store, stop the embedded cluster.
-    public func run(until shutdown: ShutdownSignal) async throws {
+    /// in-flight requests, stop background work, close the store, stop the embedded cluster. At every `reload`
+    /// (e.g. SIGHUP) the TLS certificate is read again.
+    public func run(until shutdown: ShutdownSignal, reload: ReloadSignal = ReloadSignal()) async throws {
+        if let certificate = configuration.http.tls {
+            let logger = self.logger
+            reload.onFire {
+                do {
+                    try certificate.reload()
+                    logger.notice("TLS certificate reloaded", metadata: ["certificate": "\(certificate.certificatePath)"])
+                } catch {
+                    logger.error("TLS certificate not reloaded; the current one is still served", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         let embedded = try await startEmbeddedStoreIfNeeded()
         // Only a cluster this process started is stopped on exit (one reused was started by someone else).
         let stopping = embedded?.started == true ? embedded?.cluster : nil

@@ -75,6 +75,12 @@ extension EmbeddedPostgres {
         defer { database.close() }
         try transferOwnership(to: credentials.service.name, on: database)
         guard upgrading else { return }
+        try writeHostBasedAuthentication(serverUser: serverUser)
+        try admin.execute("SELECT pg_reload_conf()")
+    }
+
+    /// Writes Sluice's `pg_hba.conf` (``hostBasedAuthentication``), the server user's alone.
+    func writeHostBasedAuthentication(serverUser: SystemUser?) throws {
         let path = hostBasedAuthenticationFile
         do {
             try Self.hostBasedAuthentication.write(toFile: path, atomically: true, encoding: .utf8)
@@ -83,7 +89,6 @@ extension EmbeddedPostgres {
         }
         guard chmod(path, 0o600) == 0 else { throw ioFailure("chmod", path) }
         if let serverUser, chown(path, serverUser.uid, serverUser.gid) != 0 { throw ioFailure("chown", path) }
-        try admin.execute("SELECT pg_reload_conf()")
     }
 
     /// `ALTER ROLE … PASSWORD` with the SCRAM verifier computed here: the password itself never reaches the

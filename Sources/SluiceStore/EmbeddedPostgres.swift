@@ -208,7 +208,7 @@ public struct EmbeddedPostgres: Sendable {
         for directory in [dataDirectory, clusterDirectory, socketDirectory] {
             try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil) }
+        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil, attributes: [.posixPermissions: 0o600]) }
         for directory in [clusterDirectory, socketDirectory] {
             guard chmod(directory, 0o700) == 0 else { throw ioFailure("chmod", directory) }
         }
@@ -250,6 +250,7 @@ public struct EmbeddedPostgres: Sendable {
             "-D", clusterDirectory, "-U", credentials.superuser.name, "--pwfile", passwordFile,
             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
         ], what: "initdb")
+        try writeHostBasedAuthentication(serverUser: serverUser)
     }
 
     /// `<dir>` of the newest `/usr/lib/postgresql/<version>/bin/initdb`, else of `initdb` on `PATH`.

@@ -58,12 +58,14 @@ public final class SluiceProcess: @unchecked Sendable {
         try process.run()
     }
 
-    /// Waits until `GET /readyz` answers 200, failing with the process log otherwise.
-    public func waitUntilReady(timeout: Duration = .seconds(90)) async throws {
+    /// Waits until `GET /readyz` answers 200 (on the operations listener, for a process whose API speaks HTTPS),
+    /// failing with the process log otherwise.
+    public func waitUntilReady(timeout: Duration = .seconds(90), onOperationsListener: Bool = false) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw TestClientError("sluice exited early:\n\(log)") }
-            if port != 0, let response = try? await client.get("/readyz"), response.status == 200 { return }
+            let port = onOperationsListener ? operationsPort : self.port
+            if port != 0, let response = try? await TestHTTPClient(port: port).get("/readyz"), response.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw TestClientError("sluice was not ready within \(timeout):\n\(log)")

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceStore
+import SluiceSystem
 import Synchronization
 
 /// One private PostgreSQL cluster per test process, started lazily on first use, shared by all tests and
@@ -87,6 +88,62 @@ public enum TestPostgres {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// Runs `body` with a separate cluster that also listens on a loopback TCP port with `ssl = on`, serving
+    /// `certificate` and `key`; stops and removes it afterwards. A port another process took meanwhile is
+    /// replaced by another.
+    public static func withTemporaryTLSCluster<T>(
+        certificate: String, key: String, _ body: (EmbeddedPostgres, Int) async throws -> T
+    ) async throws -> T {
+        let directory = try makeTemporaryDirectory(prefix: "sluice-pg")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plain = EmbeddedPostgres(configuration: .init(dataDirectory: directory, sharedBuffers: "32MB"))
+        try await plain.start()
+        try await plain.stop()
+        let server = SystemUser.isRoot ? SystemUser.lookup(EmbeddedPostgres.systemUser) : nil
+        for (source, name) in [(certificate, "server.crt"), (key, "server.key")] {
+            let target = plain.clusterDirectory + "/" + name
+            try FileManager.default.copyItem(atPath: source, toPath: target)
+            chmod(target, 0o600)
+            if let server { chown(target, server.uid, server.gid) }
+        }
+        var attempts = 0
+        while true {
+            attempts += 1
+            let port = try freePort()
+            let cluster = EmbeddedPostgres(configuration: .init(
+                dataDirectory: directory, port: port, sharedBuffers: "32MB",
+                settings: ["listen_addresses": "127.0.0.1", "ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key"]))
+            do {
+                try await cluster.start()
+            } catch let error as PostgresError where attempts < 5 && (error.context ?? "").contains("could not bind") {
+                continue
+            }
+            do {
+                let value = try await body(cluster, port)
+                try await cluster.stop()
+                return value
+            } catch {
+                try? await cluster.stop()
+                throw error
+            }
+        }
+    }
+
+    /// A loopback TCP port that was free a moment ago.
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     private static func stopAtExit() {

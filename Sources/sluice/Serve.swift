@@ -15,6 +15,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (env SLUICE_LISTEN).")
     var listen: String = environment("SLUICE_LISTEN") ?? "127.0.0.1:8080"
 
+    @Option(help: "Serve HTTPS with this PEM certificate chain (the server's certificate first); needs --tls-key. Read again on SIGHUP (env SLUICE_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(help: "The PEM private key of --tls-cert (unencrypted). Read again on SIGHUP (env SLUICE_TLS_KEY).")
+    var tlsKey: String?
+
     @Option(help: "Address of the operations listener, which serves only /healthz, /readyz and /metrics with connection slots of its own, so probes and scrapes are answered while the API is saturated; 'none' for none (env SLUICE_OPERATIONS_LISTEN).")
     var operationsListen: String = environment("SLUICE_OPERATIONS_LISTEN") ?? "127.0.0.1:8081"
 
@@ -68,6 +74,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard (certificatePath == nil) == (keyPath == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         _ = try parsedAddress()
         _ = try parsedOperationsAddress()
         guard headTimeout > 0, minBodyRate >= 0, maxConnectionsPerIP >= 0 else {
@@ -88,6 +95,14 @@ struct Serve: AsyncParsableCommand {
         FileDescriptorLimit.raiseToMaximum()
         var configuration = SluiceConfiguration()
         configuration.http.address = try parsedAddress()
+        if let certificatePath, let keyPath {
+            do {
+                configuration.http.tls = try TLSCertificate(certificatePath: certificatePath, keyPath: keyPath)
+            } catch {
+                logger.critical("sluice failed", metadata: ["error": "\(error)"])
+                throw ExitCode.failure
+            }
+        }
         configuration.http.threadCount = threads
         configuration.http.connectionLimit = maxConnections
         configuration.http.perIPConnectionLimit = maxConnectionsPerIP
@@ -112,12 +127,16 @@ struct Serve: AsyncParsableCommand {
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         let service = SluiceService(configuration: configuration, logger: logger)
         do {
-            try await service.run(until: .onTerminationSignals(forcedExitAfter: .milliseconds(Int((shutdownGrace + 15) * 1000))))
+            try await service.run(until: .onTerminationSignals(forcedExitAfter: .milliseconds(Int((shutdownGrace + 15) * 1000))),
+                                  reload: .onHangup())
         } catch {
             logger.critical("sluice failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
     }
+
+    private var certificatePath: String? { tlsCert ?? environment("SLUICE_TLS_CERT") }
+    private var keyPath: String? { tlsKey ?? environment("SLUICE_TLS_KEY") }
 
     private func parsedOperationsAddress() throws -> ListenAddress? {
         guard operationsListen != "none" else { return nil }
