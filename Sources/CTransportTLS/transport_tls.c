@@ -136,6 +136,11 @@ void *CTransportTLS_certificate_callback(void)
     return (void *) &retrieve_certificate;
 }
 
+const char *CTransportTLS_priorities(void)
+{
+    return "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+}
+
 static gnutls_session_t session_of(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);

@@ -32,7 +32,6 @@ public final class HTTPServer: Sendable {
         if configuration.tls != nil { flags |= MHD_USE_TLS.rawValue }
         let threads = max(1, configuration.threadCount)
         let started: OpaquePointer? = try configuration.address.withSocketAddress { address in
-            TLSCertificate.priorities.withCString { priorities in
             var options = CMicroHTTPD_Options(
                 bind_address: address,
                 // libmicrohttpd splits its limit across pool threads; the exact limit is enforced by `acceptPolicy`.
@@ -43,10 +42,9 @@ public final class HTTPServer: Sendable {
                 connection_memory_limit: configuration.maximumHeaderBytes,
                 listen_backlog: 511,
                 tls_certificate_callback: configuration.tls == nil ? nil : CTransportTLS_certificate_callback(),
-                tls_priorities: configuration.tls == nil ? nil : priorities)
+                tls_priorities: configuration.tls == nil ? nil : CTransportTLS_priorities())
             return CMicroHTTPD_start_daemon(flags, configuration.address.port, &options, acceptPolicy,
                                             accessHandler, requestCompleted, connectionNotification, context)
-            }
         }
         guard let started else {
             Unmanaged<ServerCore>.fromOpaque(context).release()

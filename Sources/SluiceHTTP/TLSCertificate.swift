@@ -14,9 +14,6 @@ public final class TLSCertificate: @unchecked Sendable {
     public let keyPath: String
     let credentials: OpaquePointer
 
-    /// GnuTLS priorities: TLS 1.3 and 1.2 only, with GnuTLS's default ciphers.
-    static let priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-
     /// Reads and checks the files; throws `tls_certificate_invalid` saying what is wrong.
     public init(certificatePath: String, keyPath: String) throws(TLSCertificateError) {
         self.certificatePath = certificatePath

@@ -29,6 +29,9 @@ void CTransportTLS_credentials_destroy(CTransportTLS_credentials *credentials);
 /// the credentials in the connection's socket context, which the server's connection callback sets.
 void *CTransportTLS_certificate_callback(void);
 
+/// The GnuTLS priority string HTTPS listeners use: TLS 1.3 and 1.2 only, with GnuTLS's default ciphers.
+const char *CTransportTLS_priorities(void);
+
 /// Writes `length` bytes on a connection: through its TLS session when it has one, else on its socket `fd`.
 /// Call it only from the connection's worker thread (a TLS session must not be written by two threads at once).
 /// Returns the bytes written (fewer if the peer went away).
