@@ -20,3 +20,9 @@ public enum ProcessProbe {
         return kilobytes * 1024
     }
 }
+
+/// The permission bits of `path` (not following a symbolic link), or `nil` if there is nothing there.
+public func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
+}

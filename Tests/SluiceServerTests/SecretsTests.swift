@@ -22,10 +22,10 @@ import Testing
 
             // Generated credentials are in files of their own, the owner's alone, and they work.
             let credentials = dataDirectory + "/credentials"
-            #expect(mode(of: credentials) == 0o700)
+            #expect(fileMode(credentials) == 0o700)
             var secrets = [password]
             for name in ["admin-token", "tenant-tenant-a.api-key", "tenant-tenant-b.api-key"] {
-                #expect(mode(of: credentials + "/" + name) == 0o600, "\(name)")
+                #expect(fileMode(credentials + "/" + name) == 0o600, "\(name)")
                 secrets.append(try String(contentsOfFile: credentials + "/" + name, encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines))
             }
@@ -82,7 +82,3 @@ import Testing
     }
 }
 
-private func mode(of path: String) -> mode_t? {
-    var info = stat()
-    return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
-}

@@ -14,9 +14,9 @@ import Testing
 
             // Files: the password file and its directory are the service user's alone; the socket directory is
             // the server's alone.
-            #expect(mode(of: cluster.passwordFile) == 0o600)
-            #expect(mode(of: (cluster.passwordFile as NSString).deletingLastPathComponent) == 0o700)
-            #expect(mode(of: cluster.socketDirectory) == 0o700)
+            #expect(fileMode(cluster.passwordFile) == 0o600)
+            #expect(fileMode((cluster.passwordFile as NSString).deletingLastPathComponent) == 0o700)
+            #expect(fileMode(cluster.socketDirectory) == 0o700)
             let hba = try String(contentsOfFile: cluster.clusterDirectory + "/pg_hba.conf", encoding: .utf8)
             #expect(!hba.contains("trust") && hba.contains("scram-sha-256"))
 
@@ -71,7 +71,7 @@ import Testing
             let read = try Subprocess.run(SystemUser.runuser, ["-u", intruder.name, "--", "/bin/cat", cluster.passwordFile])
             #expect(!read.succeeded && !read.output.contains("sluice_service:"))
             // The socket itself, listed by root, is the server user's and closed to others.
-            #expect(mode(of: cluster.socketDirectory + "/.s.PGSQL.5432") == 0o700)
+            #expect(fileMode(cluster.socketDirectory + "/.s.PGSQL.5432") == 0o700)
             // Sluice itself still gets in.
             #expect(try PostgresConnection(connectionString: conninfo).query("SELECT 1 AS one").count == 1)
         }
@@ -125,10 +125,6 @@ import Testing
     }
 }
 
-private func mode(of path: String) -> mode_t? {
-    var info = stat()
-    return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
-}
 
 /// A cluster set up the way versions before the lockdown did it: `initdb --auth=trust -U sluice`, started with
 /// the socket directory's default permissions.
