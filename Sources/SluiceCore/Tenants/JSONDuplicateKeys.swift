@@ -8,7 +8,8 @@ enum JSONDuplicateKeys {
         case array(path: String, index: Int)
     }
 
-    /// `path: duplicate key` for each repeated key, in document order. `bytes` must be valid JSON.
+    /// `path: duplicate key` for each repeated key, in document order. `bytes` should be JSON the decoder accepted;
+    /// anything else is scanned without harm.
     static func problems(in bytes: [UInt8]) -> [String] {
         var problems: [String] = []
         var frames: [Frame] = []
@@ -30,7 +31,8 @@ enum JSONDuplicateKeys {
             case UInt8(ascii: "["):
                 frames.append(.array(path: childPath(frames.last), index: 0))
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                frames.removeLast()
+                // Never assume balance: Foundation's decoder accepts bytes after a NUL that it ignores (`2\0]`).
+                if !frames.isEmpty { frames.removeLast() }
             case UInt8(ascii: ","):
                 switch frames.last {
                 case .object(let path, let keys, let key, _):
