@@ -71,10 +71,13 @@ public enum PlatformSchema {
         PostgresMigration(version: 8, name: "tenant schemas Sluice created", sql: """
             ALTER TABLE sluice.tenants ADD COLUMN schema_created boolean NOT NULL DEFAULT false;
             COMMENT ON COLUMN sluice.tenants.schema_created IS 'Whether Sluice created the tenant''s schema: only then does deleting the tenant drop it';
-            -- Earlier versions created (or adopted) every tenant's schema; reserved ones were never theirs.
-            UPDATE sluice.tenants SET schema_created = true
+            -- Earlier versions created or adopted tenants' schemas: those Sluice's role owns are taken for its own,
+            -- unless reserved (an embedded cluster's were all handed to it when it was locked down).
+            UPDATE sluice.tenants t SET schema_created = true
             WHERE id NOT IN ('public', 'information_schema', 'sluice') AND id NOT LIKE 'pg\\_%' AND id NOT LIKE 'sluice\\_%'
-              AND id NOT IN (SELECT word FROM pg_get_keywords() WHERE catcode = 'R');
+              AND id NOT IN (SELECT word FROM pg_get_keywords() WHERE catcode = 'R')
+              AND EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = t.id
+                          AND n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user));
             """),
     ]
 

@@ -74,8 +74,8 @@ extension EmbeddedPostgres {
             configuration: .init(logger: configuration.logger))
         defer { database.close() }
         try transferOwnership(to: credentials.service.name, on: database)
-        guard upgrading else { return }
-        try writeHostBasedAuthentication(serverUser: serverUser)
+        if upgrading { try writeHostBasedAuthentication(serverUser: serverUser) }
+        // Always: a start interrupted between writing the file and this left a running server on the old one.
         try admin.execute("SELECT pg_reload_conf()")
     }
 
@@ -132,9 +132,9 @@ extension EmbeddedPostgres {
         }
     }
 
-    /// Gives `owner` every schema (but `public`, owned by the database's owner) and every relation, routine
-    /// and type outside PostgreSQL's own schemas that another role owns: what an earlier version created as the
-    /// superuser. Idempotent; one statement, so all or nothing.
+    /// Gives `owner` every schema (but `public`, owned by the database's owner) and every relation, routine,
+    /// enum and domain outside PostgreSQL's own schemas that another role owns and no extension does: what an
+    /// earlier version created as the superuser. Idempotent; one statement, so all or nothing.
     private func transferOwnership(to owner: String, on connection: PostgresConnection) throws {
         try connection.query("SELECT set_config('sluice.new_owner', $1, false)", [.text(owner)])
         try connection.executeScript("""
@@ -145,7 +145,8 @@ extension EmbeddedPostgres {
                 item record;
             BEGIN
                 FOR item IN SELECT nspname FROM pg_namespace WHERE nspowner <> owner_id
-                        AND nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%' LOOP
+                        AND nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+                        AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_namespace'::regclass AND objid = pg_namespace.oid AND deptype = 'e') LOOP
                     EXECUTE format('ALTER SCHEMA %I OWNER TO %I', item.nspname, owner);
                 END LOOP;
                 -- Tables first: their indexes, row types and identity sequences follow them.
@@ -153,6 +154,7 @@ extension EmbeddedPostgres {
                         JOIN pg_namespace n ON n.oid = c.relnamespace
                         WHERE c.relowner <> owner_id AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
                           AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                          AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_class'::regclass AND objid = c.oid AND deptype = 'e')
                         ORDER BY c.relkind = 'S' LOOP
                     IF (SELECT relowner FROM pg_class WHERE oid = item.relation) <> owner_id THEN
                         EXECUTE format('ALTER %s %s OWNER TO %I', CASE item.relkind WHEN 'S' THEN 'SEQUENCE'
@@ -161,12 +163,14 @@ extension EmbeddedPostgres {
                     END IF;
                 END LOOP;
                 FOR item IN SELECT p.oid::regprocedure AS routine FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                        WHERE p.proowner <> owner_id AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' LOOP
+                        WHERE p.proowner <> owner_id AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                          AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_proc'::regclass AND objid = p.oid AND deptype = 'e') LOOP
                     EXECUTE format('ALTER ROUTINE %s OWNER TO %I', item.routine, owner);
                 END LOOP;
                 FOR item IN SELECT t.oid::regtype AS type FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                        WHERE t.typowner <> owner_id AND t.typtype IN ('e', 'd', 'r', 'm') AND t.typelem = 0
-                          AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' LOOP
+                        WHERE t.typowner <> owner_id AND t.typtype IN ('e', 'd') AND t.typelem = 0
+                          AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                          AND NOT EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_type'::regclass AND objid = t.oid AND deptype = 'e') LOOP
                     EXECUTE format('ALTER TYPE %s OWNER TO %I', item.type, owner);
                 END LOOP;
             END

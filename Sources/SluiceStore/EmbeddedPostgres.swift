@@ -137,6 +137,15 @@ public struct EmbeddedPostgres: Sendable {
     public func start() throws -> String {
         let binaries = try binaryDirectory()
         let serverUser = SystemUser.isRoot ? try cluster { try SystemUser.ensure(Self.systemUser) } : nil
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        // Processes starting on one data directory (a `serve` and a `sluice ingest`) take turns: two first starts
+        // would each generate passwords.
+        let setupLock = open(dataDirectory + "/postgres.setup.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard setupLock >= 0 else { throw ioFailure("open", dataDirectory + "/postgres.setup.lock") }
+        defer { close(setupLock) }
+        while flock(setupLock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw ioFailure("lock", dataDirectory + "/postgres.setup.lock") }
+        }
         try prepareDirectories(for: serverUser)
         let initialised = FileManager.default.fileExists(atPath: clusterDirectory + "/PG_VERSION")
         let credentials = try credentials(initialised: initialised)
@@ -205,12 +214,24 @@ public struct EmbeddedPostgres: Sendable {
     /// Creates the data, cluster and socket directories, the latter two `0700` and owned by the server's user.
     private func prepareDirectories(for serverUser: SystemUser?) throws {
         let fileManager = FileManager.default
-        for directory in [dataDirectory, clusterDirectory, socketDirectory] {
-            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: clusterDirectory, withIntermediateDirectories: true)
+        // The socket directory may be under /tmp (long data directory paths), under a predictable name: one that
+        // someone else made first is refused before anything in it is touched.
+        var existing = stat()
+        if lstat(socketDirectory, &existing) == 0 {
+            guard existing.st_mode & S_IFMT == S_IFDIR, [serverUser?.uid, geteuid()].contains(existing.st_uid) else {
+                throw PostgresError(code: .clusterFailed, message: """
+                    the socket directory \(socketDirectory) belongs to uid \(existing.st_uid), not to Sluice or its server: \
+                    remove it, or choose a shorter --data-dir
+                    """)
+            }
+        } else if mkdir(socketDirectory, 0o700) != 0 {
+            throw ioFailure("create", socketDirectory)
         }
-        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil, attributes: [.posixPermissions: 0o600]) }
-        for directory in [clusterDirectory, socketDirectory] {
-            guard chmod(directory, 0o700) == 0 else { throw ioFailure("chmod", directory) }
+        // Created `0600`, and closed again if an earlier version left it open (its lines may hold tenants' values).
+        if !fileManager.fileExists(atPath: logFile) { _ = fileManager.createFile(atPath: logFile, contents: nil) }
+        for (path, mode) in [(clusterDirectory, mode_t(0o700)), (socketDirectory, 0o700), (logFile, 0o600)] {
+            guard chmod(path, mode) == 0 else { throw ioFailure("chmod", path) }
         }
         if let serverUser {
             // The server user must be able to traverse the data directory and own what it writes.

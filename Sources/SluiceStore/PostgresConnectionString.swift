@@ -23,9 +23,10 @@ public enum PostgresConnectionString {
         }.filter { !$0.isEmpty }
     }
 
-    /// The URL's `user:password@`, and `password=` (conninfo, possibly quoted, or a URL query parameter).
+    /// The URL's `user:password@` (also in `--database-url=postgresql://…`), and `password=` (conninfo, possibly
+    /// quoted, or a URL query parameter).
     private static let patterns = [
-        #"^(postgres(?:ql)?://[^:/?#@]*:)([^@/?#]*)(?=@)"#,
+        #"((?:^|[\s=])postgres(?:ql)?://[^:/?#@\s]*:)([^@/?#\s]*)(?=@)"#,
         #"((?:^|[\s?&])password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)"#,
     ].map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
 }

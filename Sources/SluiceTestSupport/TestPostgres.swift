@@ -53,6 +53,15 @@ public enum TestPostgres {
         return shared.cluster.connectionString(database: name)
     }
 
+    /// Runs `sql` as the shared cluster's superuser on the database `conninfo` (from ``makeDatabase()``) names:
+    /// for what Sluice's own role may not do (objects of other roles).
+    public static func asSuperuser(on conninfo: String, _ sql: String) async throws {
+        guard let database = conninfo.firstMatch(of: /dbname='([^']*)'/)?.1 else { throw TestClientError("no dbname in \(conninfo)") }
+        let connection = try PostgresConnection(connectionString: try await cluster().superuserConnectionString(database: String(database)))
+        defer { connection.close() }
+        try connection.executeScript(sql)
+    }
+
     /// Creates a pool on a fresh database (see ``makeDatabase()``).
     public static func makePool(
         configuration: PostgresConnectionPool.Configuration = .init()

@@ -41,8 +41,10 @@ import Testing
                 attempt loopback-tcp "exec 3<>/dev/tcp/127.0.0.1/\(sluice.port)"
                 attempt outbound-tcp "timeout 5 bash -c 'exec 3<>/dev/tcp/1.1.1.1/80'"
                 attempt network-interface "grep -qvE '^ *(lo:|Inter-|face)' /proc/net/dev"
-                attempt signal-server "kill -0 \(getpid())"
-                attempt see-server "test -e /proc/\(getpid())/cmdline && grep -q sluice /proc/\(getpid())/cmdline"
+                # The server's pid means nothing in the sandbox's own PID namespace, unless it names one of the app's.
+                ours='^(app\\.sh|bash|sh|sleep|prlimit|bwrap|cat|ls|grep|wc|test|timeout)$'
+                attempt signal-server "kill -0 \(getpid()) && ! grep -qE \"$ours\" /proc/\(getpid())/comm"
+                attempt see-other-processes "(for p in /proc/[0-9]*; do c=\\$(cat \\$p/comm 2>/dev/null) || continue; [[ \\$c =~ \\$ours ]] || exit 0; done; exit 1)"
                 attempt shadow "cat /etc/shadow"
                 attempt write-staged-files "touch \\"$SOURCE_PATH/in/planted\\""
                 attempt replace-staged-files "mv \\"$SOURCE_PATH/in\\" \\"$SOURCE_PATH/in.moved\\""

@@ -16,7 +16,8 @@ import Testing
             let dataDirectory = try TestPostgres.makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
 
-            let sluice = try SluiceProcess(serve: ["--database-url", url, "--data-dir", dataDirectory, "--config", "examples"],
+            // The `--option=value` form, which a process's arguments show as one word.
+            let sluice = try SluiceProcess(serve: ["--database-url=\(url)", "--data-dir", dataDirectory, "--config", "examples"],
                                            environment: ["SLUICE_ADMIN_TOKEN": ""])
             try await sluice.waitUntilReady()
 

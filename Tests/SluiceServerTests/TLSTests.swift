@@ -39,7 +39,7 @@ import Testing
                                       "-H", "Content-Type: application/yaml", "--data-binary", tenant, url + "/api/v1/tenants"])
         let tenantKey = try #require(created.output.firstMatch(of: /"api_key":"(sluice_[0-9a-f]+)"/)?.1, "\(created.output)")
         let body = directory + "/big.csv"
-        try Data(repeating: UInt8(ascii: "a"), count: 3 << 20).write(to: URL(fileURLWithPath: body))
+        try Data(repeating: UInt8(ascii: "a"), count: 512 << 10).write(to: URL(fileURLWithPath: body))
         let tooLarge = try await curl(["--cacert", first.authority, "-H", "Authorization: Bearer \(tenantKey)",
                                        "-H", "Transfer-Encoding: chunked", "--data-binary", "@" + body,
                                        url + "/api/v1/tenants/small/files?name=big.csv"])

@@ -61,15 +61,19 @@ import Testing
         }
     }
 
-    /// Tenants of earlier versions count as having had their schema created, unless it was a reserved one.
-    @Test func theMigrationMarksOnlyUnreservedSchemasAsCreated() async throws {
-        let pool = try await TestPostgres.makePool()
+    /// Tenants of earlier versions count as having had their schema created when Sluice's role owns it and it is
+    /// not a reserved one; a schema another role owns was adopted, and stays when its tenant goes.
+    @Test func theMigrationMarksOnlyOwnUnreservedSchemasAsCreated() async throws {
+        let database = try await TestPostgres.makeDatabase()
+        let pool = PostgresConnectionPool(connectionString: database)
         defer { Task { await pool.close() } }
         let before = try #require(PlatformSchema.migrations.firstIndex { $0.name == "tenant schemas Sluice created" })
         _ = try await PostgresMigrator(schema: PlatformSchema.name, migrations: Array(PlatformSchema.migrations[..<before])).migrate(using: pool)
-        for id in ["tenant-a", "public", "information_schema", "select", "pg_temp_x", "sluice_x"] {
+        for id in ["tenant-a", "adopted", "public", "information_schema", "select", "pg_temp_x", "sluice_x"] {
             try await pool.execute("INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $1, '{}', 'api')", [.init(id)])
         }
+        try await pool.execute(#"CREATE SCHEMA "tenant-a""#)
+        try await TestPostgres.asSuperuser(on: database, "CREATE SCHEMA adopted")
         _ = try await PlatformSchema.migrator.migrate(using: pool)
         let created = try await pool.query("SELECT id FROM sluice.tenants WHERE schema_created ORDER BY id").map { try $0["id", as: String.self] }
         #expect(created == ["tenant-a"])

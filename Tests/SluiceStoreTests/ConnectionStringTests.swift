@@ -11,6 +11,7 @@ import Testing
         ("host=db PASSWORD = plain dbname=x", "host=db PASSWORD = *** dbname=x", ["plain"]),
         ("host=/run/pg dbname=sluice user=app passfile='/x/postgres.pgpass'", "host=/run/pg dbname=sluice user=app passfile='/x/postgres.pgpass'", []),
         ("postgresql://app@db/sluice", "postgresql://app@db/sluice", []),
+        ("--database-url=postgresql://app:pw3@db/x", "--database-url=postgresql://app:***@db/x", ["pw3"]),
     ])
     func passwordsAreRedacted(url: String, redacted: String, passwords: [String]) {
         #expect(PostgresConnectionString.redacted(url) == redacted)

@@ -90,6 +90,8 @@ import Testing
                 CREATE TABLE sluice.reports_default PARTITION OF sluice.reports DEFAULT;
                 CREATE SCHEMA "tenant-a";
                 CREATE TABLE "tenant-a".readings (id int PRIMARY KEY, value text);
+                CREATE TABLE "tenant-a".counters (id serial PRIMARY KEY);
+                CREATE TYPE sluice.span AS RANGE (subtype = int4);
                 INSERT INTO "tenant-a".readings VALUES (1, 'kept'), (2, 'also kept');
                 INSERT INTO sluice.reports (at) VALUES ('2026-01-01');
                 """)

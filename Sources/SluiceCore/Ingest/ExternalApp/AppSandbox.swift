@@ -97,8 +97,9 @@ public struct AppSandbox: Sendable, Equatable {
                 arguments += ["--ro-bind", directory, directory]
             }
         }
+        // Certificates only: /etc/ssl/private holds keys, readable by groups Sluice's own user may be in.
         var etc = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime",
-                   "/etc/ssl", "/etc/ca-certificates"]
+                   "/etc/ssl/certs", "/etc/ca-certificates"]
         if network { etc += ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", "/etc/services"] }
         for path in etc { arguments += ["--ro-bind-try", path, path] }
         let temporarySpace = min(Self.temporarySpaceBytes, resources.memoryLimitBytes)

@@ -88,6 +88,8 @@ public struct ExternalAppRunner: Sendable {
                         + (diagnostics.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""))
                 }
             }
+            // bubblewrap exits after the sandbox's init, and the kernel ends an init only once every other process
+            // of its PID namespace is gone: nothing of the app's can change OUTPUT_DIR from here on.
             let succeeded = termination.exitStatus == 0 && !termination.timedOut
             let files: [String] = if let outputDirectory, succeeded { try Self.regularFiles(in: outputDirectory) } else { [] }
             let result = ExternalAppResult(
