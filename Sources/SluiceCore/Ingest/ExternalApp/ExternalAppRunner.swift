@@ -67,16 +67,16 @@ public struct ExternalAppRunner: Sendable {
         let outputDirectory = output == .outDir ? try createOutputDirectory(fileID: fileID, owner: user) : nil
         if let outputDirectory { environment.append("OUTPUT_DIR=\(outputDirectory)") }
         do {
-            var process: ExternalAppProcess
-            if case .bubblewrap(let bubblewrap, _) = sandbox.mode {
-                let arguments = sandbox.arguments(program: program, command: command, sourcePath: sourcePath,
-                                                  outputDirectory: outputDirectory, network: network, resources: resources)
-                process = try ExternalAppProcess(program: bubblewrap, arguments: arguments, environment: environment, directory: "/",
-                                                 resources: resources, user: user, stderrCapacity: Self.stderrCapacity)
+            // Under bubblewrap, which enters SOURCE_PATH inside the sandbox; else the program itself.
+            let (executable, arguments, directory) = if case .bubblewrap(let bubblewrap, _) = sandbox.mode {
+                (bubblewrap, sandbox.arguments(program: program, command: command, sourcePath: sourcePath,
+                                               outputDirectory: outputDirectory, network: network, resources: resources), "/")
             } else {
-                process = try ExternalAppProcess(program: program, arguments: command, environment: environment, directory: sourcePath,
-                                                 resources: resources, user: nil, stderrCapacity: Self.stderrCapacity)
+                (program, command, sourcePath)
             }
+            var process = try ExternalAppProcess(program: executable, arguments: arguments, environment: environment,
+                                                 directory: directory, resources: resources, user: user,
+                                                 stderrCapacity: Self.stderrCapacity)
             var termination = try process.supervise(
                 deadline: start + .seconds(resources.timeoutSeconds), shouldStop: shouldStop, onStdout: output == .stdout ? onOutput : { _ in })
             if case .bubblewrap = sandbox.mode {
@@ -172,7 +172,6 @@ public struct ExternalAppRunner: Sendable {
             throw ServiceError(.unavailable, "output_dir_failed", "cannot prepare \(sourcePath): \(String(cString: strerror(errno)))")
         }
     }
-
 
     /// ``outputDirectory(fileID:)``, once `fileID` is known to be an upload id (`[A-Za-z0-9_-]{1,64}`).
     private func validated(fileID: String) throws(ServiceError) -> String {
