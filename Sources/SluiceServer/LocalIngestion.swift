@@ -57,9 +57,10 @@ public struct LocalIngestion: Sendable {
         let beating = Task { await heartbeat.run(components: ComponentRegistry()) }
         defer { beating.cancel() }
         let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
-        try await StagingBinding(pool: pool, root: stagingRoot).verify()
+        // Created private before anything is written in it.
         let staging = StagingArea(root: stagingRoot, instance: instanceID)
         try await staging.closeToOthers()
+        try await StagingBinding(pool: pool, root: stagingRoot).verify()
         let tenants = TenantService(pool: pool, staging: staging, logger: logger,
                                     credentials: SecretFiles(dataDirectory: configuration.dataDirectory))
         if let directory = configuration.configDirectory { try await tenants.applyConfigurationDirectory(directory) }

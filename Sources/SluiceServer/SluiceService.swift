@@ -103,9 +103,10 @@ public final class SluiceService: Sendable {
                                           interval: configuration.heartbeatInterval, logger: logger)
         try await heartbeat.beat()
         let stagingRoot = configuration.stagingDirectory ?? StagingArea.defaultRoot(dataDirectory: configuration.dataDirectory)
-        try await StagingBinding(pool: pool, root: stagingRoot).verify()
+        // Created private before anything is written in it.
         let staging = StagingArea(root: stagingRoot, instance: instanceID)
         try await staging.closeToOthers()
+        try await StagingBinding(pool: pool, root: stagingRoot).verify()
         let recovery = StagingRecovery(pool: pool, staging: staging, instanceExpiry: heartbeat.expiry, logger: logger)
         let recovered = try await recovery.run()
         if !recovered.isEmpty { logger.notice("removed unpublished staging files", metadata: ["files": "\(recovered)"]) }

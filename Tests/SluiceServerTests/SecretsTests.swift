@@ -21,6 +21,11 @@ import Testing
                                            environment: ["SLUICE_ADMIN_TOKEN": ""])
             try await sluice.waitUntilReady()
 
+            // The staging directory and the tenants' are closed to other users (the root's group bits are at most the
+            // mask of the sandbox user's ACL entry: search only).
+            #expect((fileMode(dataDirectory + "/staging") ?? 0o777) & 0o067 == 0)
+            for tenant in ["tenant-a", "tenant-b"] { #expect((fileMode(dataDirectory + "/staging/" + tenant) ?? 0o777) & 0o077 == 0) }
+
             // Generated credentials are in files of their own, the owner's alone, and they work.
             let credentials = dataDirectory + "/credentials"
             #expect(fileMode(credentials) == 0o700)
