@@ -17,16 +17,15 @@ struct ExternalAppProcess {
         var reportsSignalsAsStatus = false
 
         /// The exit status, if the process exited (and, see ``reportsSignalsAsStatus``, was not killed).
-        var exitStatus: Int32? {
-            guard status & 0x7F == 0 else { return nil }
-            let code = (status >> 8) & 0xFF
-            return reportsSignalsAsStatus && code > 128 && code < 128 + 65 ? nil : code
-        }
+        var exitStatus: Int32? { ending.status }
         /// The terminating signal, if a signal ended the process.
-        var signal: Int32? {
-            guard status & 0x7F == 0 else { return status & 0x7F }
+        var signal: Int32? { ending.signal }
+
+        /// The exit status or the signal: one of the two is set.
+        private var ending: (status: Int32?, signal: Int32?) {
+            guard status & 0x7F == 0 else { return (nil, status & 0x7F) }
             let code = (status >> 8) & 0xFF
-            return reportsSignalsAsStatus && code > 128 && code < 128 + 65 ? code - 128 : nil
+            return reportsSignalsAsStatus && code > 128 && code <= 128 + 64 ? (nil, code - 128) : (code, nil)
         }
     }
 
