@@ -63,7 +63,7 @@ static void close_others(int keep, int max_fd) {
 }
 
 /// The child: async-signal-safe calls only. Never returns.
-static void run_child(const csubprocess_spec *spec, int out_fd, int err_fd, int report_fd,
+static void run_child(const csubprocess_spec *spec, int in_fd, int out_fd, int err_fd, int report_fd,
                       const struct rlimit *memory, const struct rlimit *cpu, const struct rlimit *file_size, int max_fd) {
     failure report = {0, STEP_SETPGID};
     // Ignored signals stay ignored across exec (Sluice ignores SIGPIPE, SIGINT, SIGTERM). glibc's
@@ -76,8 +76,8 @@ static void run_child(const csubprocess_spec *spec, int out_fd, int err_fd, int 
     if (setpgid(0, 0) != 0) goto fail;
 
     report.step = STEP_STDIN;
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || (null_fd != 0 && dup2(null_fd, 0) != 0)) goto fail;
+    int input_fd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+    if (input_fd < 0 || (input_fd != 0 && dup2(input_fd, 0) != 0)) goto fail;
 
     report.step = STEP_STDOUT;
     if (dup2(out_fd, 1) != 1 || dup2(err_fd, 2) != 2) goto fail;
@@ -114,7 +114,7 @@ static int fail_with(csubprocess_child *child, int step, int error) {
 
 int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
     child->pid = -1;
-    child->stdout_fd = child->stderr_fd = -1;
+    child->stdin_fd = child->stdout_fd = child->stderr_fd = -1;
     child->error = 0;
     child->step = NULL;
 
@@ -124,11 +124,11 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
     long open_max = sysconf(_SC_OPEN_MAX);
     int max_fd = open_max > 0 && open_max < 1 << 20 ? (int)open_max : 1 << 20;
 
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
-    if (make_pipe(out) != 0 || make_pipe(err) != 0 || make_pipe(report) != 0) {
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
+    if ((spec->stdin_pipe && make_pipe(in) != 0) || make_pipe(out) != 0 || make_pipe(err) != 0 || make_pipe(report) != 0) {
         int saved = errno;
-        int *all_fds[] = {out, err, report};
-        for (int i = 0; i < 3; i++) {
+        int *all_fds[] = {in, out, err, report};
+        for (int i = 0; i < 4; i++) {
             if (all_fds[i][0] >= 0) close(all_fds[i][0]);
             if (all_fds[i][1] >= 0) close(all_fds[i][1]);
         }
@@ -141,11 +141,12 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     pid_t pid = fork();
     if (pid == 0) {
-        run_child(spec, out[1], err[1], report[1], spec->memory_limit_bytes > 0 ? &memory : NULL,
+        run_child(spec, in[0], out[1], err[1], report[1], spec->memory_limit_bytes > 0 ? &memory : NULL,
                   spec->cpu_time_limit_seconds > 0 ? &cpu : NULL, spec->file_size_limit_bytes > 0 ? &file_size : NULL, max_fd);
     }
     int fork_error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (in[0] >= 0) close(in[0]);
     close(out[1]);
     close(err[1]);
     close(report[1]);
@@ -157,6 +158,7 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
     }
     close(report[0]);
     if (pid < 0 || count > 0) {
+        if (in[1] >= 0) close(in[1]);
         close(out[0]);
         close(err[0]);
         if (pid < 0) return fail_with(child, STEP_FORK, fork_error);
@@ -164,6 +166,7 @@ int csubprocess_spawn(const csubprocess_spec *spec, csubprocess_child *child) {
         return fail_with(child, received.step, received.error);
     }
     child->pid = pid;
+    child->stdin_fd = in[1];
     child->stdout_fd = out[0];
     child->stderr_fd = err[0];
     return 0;

@@ -9,11 +9,13 @@ public struct TenantRoutes: Sendable {
 
     private let tenants: TenantService
     private let ingest: BatchIngestManager
+    private let stream: StreamManager
     private let auth: Authenticator
 
-    public init(tenants: TenantService, ingest: BatchIngestManager, auth: Authenticator) {
+    public init(tenants: TenantService, ingest: BatchIngestManager, stream: StreamManager, auth: Authenticator) {
         self.tenants = tenants
         self.ingest = ingest
+        self.stream = stream
         self.auth = auth
     }
 
@@ -60,7 +62,10 @@ public struct TenantRoutes: Sendable {
                         throw HTTPError.badRequest("confirmation_required",
                                                    "deleting a tenant removes its table, files and reports: repeat its id as ?confirm=\(id)")
                     }
-                    try await tenants.delete(id, stopLocalWork: { ingest.stopFollowingUploads(of: $0) })
+                    try await tenants.delete(id, stopLocalWork: { tenant in
+                        ingest.stopFollowingUploads(of: tenant)
+                        stream.forget(tenant: tenant)
+                    })
                     return .json(["deleted": id])
                 }
             }),

@@ -79,6 +79,7 @@ public enum PlatformSchema {
               AND EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = t.id
                           AND n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user));
             """),
+        StreamSchema.migration,
     ]
 
     /// A migrator for the platform schema.

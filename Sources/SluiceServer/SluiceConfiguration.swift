@@ -23,6 +23,8 @@ public struct SluiceConfiguration: Sendable {
     public var metrics = Metrics()
     /// Batch ingestion of staged files.
     public var ingest = BatchIngestManager.Configuration()
+    /// The stream path: queue and micro-batch defaults, windows, request limits.
+    public var stream = StreamManager.Configuration()
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
     public var dataDirectory = ".sluice"
     /// The staging directory; `nil` is `<dataDirectory>/staging`. Instances sharing a database share it.

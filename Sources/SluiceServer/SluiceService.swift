@@ -120,6 +120,9 @@ public final class SluiceService: Sendable {
                                         sandbox: try await configuration.externalAppSandbox(stagingRoot: stagingRoot, logger: logger),
                                         metrics: IngestMetrics(registry: registry), logger: logger,
                                         owner: instanceID)
+        let stream = StreamManager(configuration: configuration.stream, pool: pool, tenants: tenants, staging: staging,
+                                   sandbox: ingest.sandbox, metrics: StreamMetrics(registry: registry), logger: logger,
+                                   instanceID: instanceID)
         let uploadMetrics = UploadMetrics(registry: registry)
         let rateLimiter = RateLimiter()
         let uploads = UploadService(pool: pool, tenants: tenants, staging: staging, rateLimiter: rateLimiter,
@@ -138,6 +141,7 @@ public final class SluiceService: Sendable {
                     await uploadMetrics.run(pool: pool, components: components) { rateLimiter.retain(keys: $0) }
                 }
                 group.addTask { await ingest.run(components: components) }
+                group.addTask { await stream.run(components: components) }
                 group.addTask { await reportPartitions.run(components: components, registry: registry) }
                 group.addTask { await retention.run(components: components, registry: registry) }
             }
@@ -146,7 +150,8 @@ public final class SluiceService: Sendable {
         let httpMetrics = HTTPMetrics(registry: registry) { [weak self] in self?.http.withLock { $0 } }
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
-                            + TenantRoutes(tenants: tenants, ingest: ingest, auth: auth).routes
+                            + TenantRoutes(tenants: tenants, ingest: ingest, stream: stream, auth: auth).routes
+                            + StreamRoutes(manager: stream, auth: auth).routes
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,

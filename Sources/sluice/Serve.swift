@@ -62,6 +62,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var sandbox: SandboxOptions
 
+    @OptionGroup var stream: StreamOptions
+
     @Option(help: "Seconds between this instance's heartbeats; an instance silent for six is dead, and what it left in staging is removed.")
     var heartbeatInterval: Double = 10
 
@@ -122,6 +124,7 @@ struct Serve: AsyncParsableCommand {
         configuration.ingest.lease = .seconds(ingestLease)
         configuration.ingest.ingestDuringUpload = ingestDuringUpload
         sandbox.apply(to: &configuration)
+        stream.apply(to: &configuration)
         configuration.ingest.maxAttempts = ingestMaxAttempts
         configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")

@@ -22,11 +22,15 @@ typedef struct {
     /// The user and group to run as (supplementary groups are dropped), for a caller running as root; -1 to keep.
     long long uid;
     long long gid;
+    /// Nonzero: stdin is a pipe whose write end the parent gets (`stdin_fd`); zero: /dev/null.
+    int stdin_pipe;
 } csubprocess_spec;
 
 /// A started child, or why it could not be started.
 typedef struct {
     pid_t pid;
+    /// The write end of the child's stdin pipe (close-on-exec), or -1 when stdin is /dev/null.
+    int stdin_fd;
     /// Read ends of the child's stdout and stderr pipes (close-on-exec).
     int stdout_fd;
     int stderr_fd;
@@ -36,7 +40,7 @@ typedef struct {
     const char *step;
 } csubprocess_child;
 
-/// Starts `spec` in a new process group with stdin on /dev/null, stdout and stderr on pipes, no
+/// Starts `spec` in a new process group with stdin on /dev/null (or a pipe), stdout and stderr on pipes, no
 /// other descriptors, default signal dispositions and an empty signal mask.
 ///
 /// Returns 0 once the program has been executed, or -1 with `child->error` and `child->step`

@@ -39,7 +39,8 @@ public final class BatchIngestManager: Sendable {
     private let queue: FileQueue
     private let tenants: TenantService
     private let staging: StagingArea
-    private let sandbox: AppSandbox
+    /// Where tenants' external apps run.
+    public let sandbox: AppSandbox
     private let metrics: IngestMetrics
     private let logger: Logger
     private let owner: String

@@ -4,7 +4,7 @@ import SluiceMetrics
 import SluiceStore
 
 /// Applies each tenant's `data_retention_period_days`: finished files older than it lose their staged
-/// copy, ledger entry and rejects, their reports are deleted, and daily report partitions older than
+/// copy, ledger entry and rejects, stream micro-batches their ledger entry and rejects, reports are deleted, and daily report partitions older than
 /// every tenant's retention are dropped.
 ///
 /// Files still waiting for ingestion are never removed, whatever their age.
@@ -40,6 +40,9 @@ public struct RetentionMaintenance: Sendable {
             longestRetention = max(longestRetention ?? days, days)
             let cutoff = now.addingTimeInterval(-Double(days) * 86_400)
             removed.files += try await removeFiles(tenant: tenant.id, finishedBefore: cutoff)
+            // Stream micro-batches' ledger entries go with their rejects.
+            try await pool.execute("DELETE FROM sluice.stream_batches WHERE tenant_id = $1 AND committed_at < $2",
+                                   [.init(tenant.id), .init(cutoff)])
             removed.reports += try await partitions.deleteReports(tenant: tenant.id, olderThan: cutoff)
         }
         if let longestRetention {

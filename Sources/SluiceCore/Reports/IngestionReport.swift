@@ -37,12 +37,15 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
     public var outcome: Outcome
     public var error: String?
     public var diagnostics: String?
+    /// A stream window's details; `nil` for a file.
+    public var stream: StreamWindowDetails?
 
     public init(
         tenantID: String, kind: Kind, sourceID: String, sourceName: String? = nil, bytes: Int64,
         rowsTotal: Int64? = nil, rowsIngested: Int64? = nil, rowsRejected: Int64? = nil,
         rejectedByReason: [String: Int64] = [:], receivedAt: Date? = nil, startedAt: Date, finishedAt: Date,
-        appKind: String? = nil, outcome: Outcome, error: String? = nil, diagnostics: String? = nil
+        appKind: String? = nil, outcome: Outcome, error: String? = nil, diagnostics: String? = nil,
+        stream: StreamWindowDetails? = nil
     ) {
         self.tenantID = tenantID
         self.kind = kind
@@ -60,6 +63,7 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
         self.outcome = outcome
         self.error = error
         self.diagnostics = diagnostics
+        self.stream = stream
     }
 
     /// The file id for a batch report; nil for a stream window.
@@ -69,8 +73,10 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
     public var queueWaitSeconds: Double? { receivedAt.map { max(0, startedAt.timeIntervalSince($0)) } }
     /// Seconds from start to commit.
     public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
-    /// Seconds from arrival to commit.
-    public var latencySeconds: Double? { receivedAt.map { finishedAt.timeIntervalSince($0) } }
+    /// Seconds from arrival to commit: a file's, or the mean of a stream window's messages.
+    public var latencySeconds: Double? {
+        stream?.latencyMeanSeconds ?? receivedAt.map { finishedAt.timeIntervalSince($0) }
+    }
     /// Bytes per second of ingestion; nil for a zero duration.
     public var bytesPerSecond: Double? { durationSeconds > 0 ? Double(bytes) / durationSeconds : nil }
     /// Ingested rows per second; nil without a row count or for a zero duration.
@@ -90,7 +96,7 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, bytes, outcome, error, diagnostics
+        case id, kind, bytes, outcome, error, diagnostics, stream
         case tenantID = "tenant_id", sourceID = "source_id", fileID = "file_id", sourceName = "source_name"
         case rowsTotal = "rows_total", rowsIngested = "rows_ingested", rowsRejected = "rows_rejected"
         case rejectedByReason = "rejected_by_reason", receivedAt = "received_at"
@@ -124,6 +130,7 @@ public struct IngestionReport: Sendable, Encodable, Equatable {
         try container.encode(outcome, forKey: .outcome)
         try container.encode(error, forKey: .error)
         try container.encode(diagnostics, forKey: .diagnostics)
+        try container.encodeIfPresent(stream, forKey: .stream)
     }
 }
 
@@ -131,7 +138,7 @@ extension IngestionReport {
     /// The columns `init(row:)` reads.
     static let columns = """
         id, tenant_id, kind, source_id, source_name, bytes, rows_total, rows_ingested, rows_rejected, \
-        rejected_by_reason, received_at, started_at, finished_at, app_kind, outcome, error, diagnostics
+        rejected_by_reason, received_at, started_at, finished_at, app_kind, outcome, error, diagnostics, details
         """
 
     init(row: PostgresRow) throws {
@@ -159,7 +166,8 @@ extension IngestionReport {
             receivedAt: try row.decode(Date.self, "received_at"), startedAt: try required(Date.self, "started_at"),
             finishedAt: try required(Date.self, "finished_at"), appKind: try row.decode(String.self, "app_kind"),
             outcome: try enumeration(Outcome.self, "outcome"), error: try row.decode(String.self, "error"),
-            diagnostics: try row.decode(String.self, "diagnostics"))
+            diagnostics: try row.decode(String.self, "diagnostics"),
+            stream: try row.decode(String.self, "details").map { try JSONDecoder().decode(StreamWindowDetails.self, from: Data($0.utf8)) })
         id = try required(Int64.self, "id")
     }
 }

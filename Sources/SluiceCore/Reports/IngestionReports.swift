@@ -61,9 +61,9 @@ public struct IngestionReports: Sendable {
             INSERT INTO \(table) (tenant_id, kind, source_id, source_name, bytes, rows_total, rows_ingested,
                 rows_rejected, rejected_by_reason, received_at, queue_wait_seconds, started_at, finished_at,
                 duration_seconds, latency_seconds, bytes_per_second, rows_per_second, app_kind, outcome, error,
-                diagnostics)
+                diagnostics, details)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                $20, $21)
+                $20, $21, $22::jsonb)
             RETURNING id
             """, [
                 .init(report.tenantID), .init(report.kind.rawValue), .init(report.sourceID), .init(report.sourceName),
@@ -72,6 +72,7 @@ public struct IngestionReports: Sendable {
                 .init(report.finishedAt), .init(report.durationSeconds), .init(report.latencySeconds),
                 .init(report.bytesPerSecond), .init(report.rowsPerSecond), .init(report.appKind),
                 .init(report.outcome.rawValue), .init(report.error), .init(report.diagnostics),
+                .init(try report.stream.map { String(decoding: try encoder.encode($0), as: UTF8.self) }),
             ])
         guard let id = try rows.first?.decode(Int64.self, "id") else {
             throw PostgresError(code: .decodeFailed, message: "INSERT … RETURNING id returned no id")
@@ -97,6 +98,7 @@ public struct IngestionReports: Sendable {
                    count(*) FILTER (WHERE kind = 'batch' AND outcome = 'succeeded')::int AS files_succeeded,
                    count(*) FILTER (WHERE kind = 'batch' AND outcome = 'partial')::int AS files_partial,
                    count(*) FILTER (WHERE kind = 'batch' AND outcome = 'failed')::int AS files_failed,
+                   count(*) FILTER (WHERE kind = 'stream')::int AS stream_windows,
                    coalesce(sum(rows_total), 0)::bigint AS rows_total,
                    coalesce(sum(rows_ingested), 0)::bigint AS rows_ingested,
                    coalesce(sum(rows_rejected), 0)::bigint AS rows_rejected,
@@ -111,6 +113,7 @@ public struct IngestionReports: Sendable {
                 filesSucceeded: try row.decode(Int.self, "files_succeeded") ?? 0,
                 filesPartial: try row.decode(Int.self, "files_partial") ?? 0,
                 filesFailed: try row.decode(Int.self, "files_failed") ?? 0,
+                streamWindows: try row.decode(Int.self, "stream_windows") ?? 0,
                 rowsTotal: try row.decode(Int64.self, "rows_total") ?? 0,
                 rowsIngested: try row.decode(Int64.self, "rows_ingested") ?? 0,
                 rowsRejected: try row.decode(Int64.self, "rows_rejected") ?? 0,

@@ -14,31 +14,25 @@ public final class TokenBucket: Sendable {
     /// The process's monotonic clock.
     public static let monotonicClock: Clock = { ContinuousClock.now - origin }
 
-    private struct State {
-        var tokens: Double
-        var updated: Duration
-    }
-
     /// The refill rate.
     public let bytesPerSecond: Double
     /// The capacity.
     public let burst: Double
     private let clock: Clock
-    private let state: Mutex<State>
+    private let state: Mutex<TokenBalance>
 
     /// Creates a full bucket; `bytesPerSecond` and `burst` must be positive.
     public init(bytesPerSecond: Double, burst: Double, clock: @escaping Clock = TokenBucket.monotonicClock) {
-        precondition(bytesPerSecond > 0 && burst > 0, "a token bucket needs a positive rate and burst")
         self.bytesPerSecond = bytesPerSecond
         self.burst = burst
         self.clock = clock
-        self.state = Mutex(State(tokens: burst, updated: clock()))
+        self.state = Mutex(TokenBalance(rate: bytesPerSecond, burst: burst, now: clock()))
     }
 
     /// Nil if an upload may start now, else how long to wait (for `Retry-After`).
     public func admit(now: Duration) -> Duration? {
         state.withLock { state in
-            refill(&state, now: now)
+            state.refill(now: now)
             guard state.tokens <= 0 else { return nil }
             // Wait until the balance is positive again, at least the time it takes to earn one byte.
             return .seconds(max(-state.tokens, 1) / bytesPerSecond)
@@ -52,10 +46,7 @@ public final class TokenBucket: Sendable {
 
     /// Takes `bytes` tokens, going into debt if there are not enough.
     public func consume(_ bytes: Int, now: Duration) {
-        state.withLock { state in
-            refill(&state, now: now)
-            state.tokens -= Double(bytes)
-        }
+        state.withLock { $0.consume(bytes, now: now) }
     }
 
     /// ``consume(_:now:)`` at the clock's current time.
@@ -66,16 +57,8 @@ public final class TokenBucket: Sendable {
     /// Whether the bucket has refilled completely (it then behaves as a new one).
     public func isFull(now: Duration) -> Bool {
         state.withLock { state in
-            refill(&state, now: now)
+            state.refill(now: now)
             return state.tokens >= burst
         }
-    }
-
-    private func refill(_ state: inout State, now: Duration) {
-        guard now > state.updated else { return }
-        let elapsed = now - state.updated
-        let seconds = elapsed.secondsValue
-        state.tokens = min(burst, state.tokens + seconds * bytesPerSecond)
-        state.updated = now
     }
 }

@@ -3,7 +3,7 @@ extension DefinitionReader {
     mutating func nativeLayout(_ root: JSONValue) -> TenantDefinition? {
         let keys = [
             "id", "name", "metadata", "file_types", "csv", "schema", "primary_key", "constraints",
-            "service_agreement", "ingest_app",
+            "service_agreement", "ingest_app", "stream_app",
         ]
         guard let members = object(root, at: "", allowed: keys) else { return nil }
         let id = required(members["id"], at: "id").flatMap { tenantID($0, at: "id") }
@@ -18,17 +18,21 @@ extension DefinitionReader {
         let constraints = members["constraints"].map { self.constraints($0, at: "constraints") } ?? Constraints()
         var agreement = ServiceAgreement()
         if let value = members["service_agreement"] {
-            let allowed = ["data_retention_period_days", "schedule", "resources", "network"]
+            let allowed = ["data_retention_period_days", "schedule", "resources", "network", "stream"]
             if let agreementMembers = object(value, at: "service_agreement", allowed: allowed) {
                 agreement = agreementFields(agreementMembers, at: "service_agreement")
             }
         }
         let app = members["ingest_app"].map { ingestApp($0, at: "ingest_app") } ?? IngestApp()
+        let streamApp = members["stream_app"].map { ingestApp($0, at: "stream_app") }
         guard let id, let fileTypes, let schema = schemaReading.schema, let primaryKey else { return nil }
         for (path, message) in RecordPipeline.problems(of: app, schema: schema) { problem(path, message) }
+        if let streamApp {
+            for (path, message) in RecordPipeline.problems(of: streamApp, schema: schema, path: "stream_app") { problem(path, message) }
+        }
         return TenantDefinition(
             id: id, displayName: name ?? id, metadata: metadata, fileTypes: fileTypes, csv: csv, schema: schema,
-            primaryKey: primaryKey, constraints: constraints, serviceAgreement: agreement, ingestApp: app)
+            primaryKey: primaryKey, constraints: constraints, serviceAgreement: agreement, ingestApp: app, streamApp: streamApp)
     }
 
     /// The seed documents' layout: `data_file_configuration` plus a `service_agreement` naming the `client`.

@@ -45,7 +45,7 @@ extension DefinitionReader {
 
     mutating func constraints(_ value: JSONValue, at path: String) -> Constraints {
         var constraints = Constraints()
-        let keys = ["max_file_size", "max_staged_files", "storage_quota", "max_ingest_rate"]
+        let keys = ["max_file_size", "max_staged_files", "storage_quota", "max_ingest_rate", "max_stream_rate"]
         guard let members = object(value, at: path, allowed: keys) else { return constraints }
         if let bytes = members["max_file_size"].flatMap({ size($0, at: Self.path(path, "max_file_size")) }) {
             constraints.maxFileSizeBytes = bytes
@@ -58,6 +58,9 @@ extension DefinitionReader {
         }
         if let rate = members["max_ingest_rate"] {
             constraints.maxIngestRate = ingestRate(rate, at: Self.path(path, "max_ingest_rate"))
+        }
+        if let rate = members["max_stream_rate"] {
+            constraints.maxStreamRate = streamRate(rate, at: Self.path(path, "max_stream_rate"))
         }
         if constraints.maxFileSizeBytes > constraints.storageQuotaBytes {
             problem(Self.path(path, "max_file_size"), "must not exceed storage_quota")
@@ -97,6 +100,9 @@ extension DefinitionReader {
         }
         if let network = members["network"].flatMap({ bool($0, at: Self.path(path, "network")) }) {
             agreement.network = network
+        }
+        if let stream = members["stream"] {
+            agreement.stream = streamAgreement(stream, at: Self.path(path, "stream"))
         }
         return agreement
     }

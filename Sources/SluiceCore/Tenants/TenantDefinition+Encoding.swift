@@ -7,6 +7,7 @@ extension TenantDefinition: Encodable {
         case primaryKey = "primary_key"
         case serviceAgreement = "service_agreement"
         case ingestApp = "ingest_app"
+        case streamApp = "stream_app"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -21,6 +22,7 @@ extension TenantDefinition: Encodable {
         try container.encode(constraints, forKey: .constraints)
         try container.encode(serviceAgreement, forKey: .serviceAgreement)
         try container.encode(ingestApp, forKey: .ingestApp)
+        try container.encodeIfPresent(streamApp, forKey: .streamApp)
     }
 }
 
@@ -83,6 +85,7 @@ extension Constraints: Encodable {
         case maxStagedFiles = "max_staged_files"
         case storageQuota = "storage_quota"
         case maxIngestRate = "max_ingest_rate"
+        case maxStreamRate = "max_stream_rate"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -91,6 +94,7 @@ extension Constraints: Encodable {
         try container.encode(maxStagedFiles, forKey: .maxStagedFiles)
         try container.encode(storageQuotaBytes, forKey: .storageQuota)
         try container.encodeIfPresent(maxIngestRate, forKey: .maxIngestRate)
+        try container.encodeIfPresent(maxStreamRate, forKey: .maxStreamRate)
     }
 }
 
@@ -110,7 +114,7 @@ extension IngestRate: Encodable {
 extension ServiceAgreement: Encodable {
     private enum CodingKeys: String, CodingKey {
         case dataRetentionDays = "data_retention_period_days"
-        case schedule, resources, network
+        case schedule, resources, network, stream
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -119,6 +123,7 @@ extension ServiceAgreement: Encodable {
         try container.encodeIfPresent(schedule?.expression, forKey: .schedule)
         try container.encode(resources, forKey: .resources)
         try container.encode(network, forKey: .network)
+        try container.encode(stream, forKey: .stream)
     }
 }
 

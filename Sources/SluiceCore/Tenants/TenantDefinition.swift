@@ -27,12 +27,14 @@ public struct TenantDefinition: Sendable, Equatable {
     public var serviceAgreement: ServiceAgreement
     /// The app that turns staged files into rows.
     public var ingestApp: IngestApp
+    /// The app of the stream path when it differs from ``ingestApp`` (`stream_app`).
+    public var streamApp: IngestApp?
 
     public init(
         id: String, displayName: String, metadata: [String: String] = [:], fileTypes: [FileType],
         csv: CSVOptions = CSVOptions(), schema: AvroRecordSchema, primaryKey: [String],
         constraints: Constraints = Constraints(), serviceAgreement: ServiceAgreement = ServiceAgreement(),
-        ingestApp: IngestApp = IngestApp()
+        ingestApp: IngestApp = IngestApp(), streamApp: IngestApp? = nil
     ) {
         self.id = id
         self.displayName = displayName
@@ -44,7 +46,11 @@ public struct TenantDefinition: Sendable, Equatable {
         self.constraints = constraints
         self.serviceAgreement = serviceAgreement
         self.ingestApp = ingestApp
+        self.streamApp = streamApp
     }
+
+    /// The app stream messages go through: `stream_app`, else the batch path's `ingest_app`.
+    public var effectiveStreamApp: IngestApp { streamApp ?? ingestApp }
 
     /// Whether `id` is a valid tenant id (see ``idPattern``).
     /// Why `id` cannot be a tenant's (it names, or may one day name, a schema of PostgreSQL's or Sluice's), or
@@ -127,15 +133,18 @@ public struct Constraints: Sendable, Equatable {
     public var storageQuotaBytes: Int
     /// The upload rate limit; `nil` means unlimited.
     public var maxIngestRate: IngestRate?
+    /// The stream message rate limit; `nil` means unlimited.
+    public var maxStreamRate: StreamRate?
 
     public init(
         maxFileSizeBytes: Int = 100 << 20, maxStagedFiles: Int = 1000, storageQuotaBytes: Int = 10 << 30,
-        maxIngestRate: IngestRate? = nil
+        maxIngestRate: IngestRate? = nil, maxStreamRate: StreamRate? = nil
     ) {
         self.maxFileSizeBytes = maxFileSizeBytes
         self.maxStagedFiles = maxStagedFiles
         self.storageQuotaBytes = storageQuotaBytes
         self.maxIngestRate = maxIngestRate
+        self.maxStreamRate = maxStreamRate
     }
 }
 
@@ -162,13 +171,16 @@ public struct ServiceAgreement: Sendable, Equatable {
     public var resources: AppResources
     /// Whether the tenant's external apps may reach the network (default: no, not even loopback).
     public var network: Bool
+    /// Instances and bounds of the stream path.
+    public var stream: StreamAgreement
 
     public init(dataRetentionDays: Int = 30, schedule: CronSchedule? = nil, resources: AppResources = AppResources(),
-                network: Bool = false) {
+                network: Bool = false, stream: StreamAgreement = StreamAgreement()) {
         self.dataRetentionDays = dataRetentionDays
         self.schedule = schedule
         self.resources = resources
         self.network = network
+        self.stream = stream
     }
 }
 

@@ -155,11 +155,12 @@ public enum FileID {
         }
     }
 
-    static func generate() -> String {
+    /// A new id: `prefix`, the time in milliseconds and 48 random bits, so ids sort by creation.
+    static func generate(prefix: String = "f") -> String {
         let milliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
         var generator = SystemRandomNumberGenerator()
         let random = (0..<6).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let time = String(milliseconds, radix: 16)
-        return "f" + String(repeating: "0", count: max(0, 12 - time.count)) + time + hex(random)
+        return prefix + String(repeating: "0", count: max(0, 12 - time.count)) + time + hex(random)
     }
 }

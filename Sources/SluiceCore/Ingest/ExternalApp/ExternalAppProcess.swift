@@ -3,7 +3,8 @@ import Foundation
 import SluiceSystem
 
 /// One started external app: the leader of its own process group, and the parent's ends of its
-/// stdout and stderr pipes. Used by one thread from start to ``supervise(deadline:shouldStop:onStdout:)``.
+/// stdout and stderr pipes (and of its stdin pipe, for a stream app). Used by one thread at a time, from
+/// start to ``supervise(deadline:shouldStop:onStdout:)`` or ``terminate()``.
 struct ExternalAppProcess {
     /// How the process ended, and the first bytes of its standard error.
     struct Termination {
@@ -34,18 +35,20 @@ struct ExternalAppProcess {
     private static let drainGrace = Duration.seconds(1)
     private static let readSize = 64 << 10
 
-    private let pid: pid_t
-    private var stdout: Int32
-    private var stderr: Int32
+    let pid: pid_t
+    /// The write end of its stdin (non-blocking), or -1 when stdin is /dev/null.
+    var stdin: Int32
+    var stdout: Int32
+    var stderr: Int32
     private let stderrCapacity: Int
-    private var stderrBytes: [UInt8] = []
+    private(set) var stderrBytes: [UInt8] = []
     private var stderrTruncated = false
 
     /// Forks and executes `program` (an absolute path) in a new process group with the given limits, as `user`
     /// if given. Throws `app_not_found` when there is no such program, `app_start_failed` for any other failure.
     init(
         program: String, arguments: [String], environment: [String], directory: String,
-        resources: AppResources, user: SystemUser?, stderrCapacity: Int
+        resources: AppResources, user: SystemUser?, stderrCapacity: Int, stdinPipe: Bool = false
     ) throws(ServiceError) {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -60,7 +63,8 @@ struct ExternalAppProcess {
                             memory_limit_bytes: Int64(resources.memoryLimitBytes),
                             cpu_time_limit_seconds: Int64(resources.cpuTimeLimitSeconds),
                             file_size_limit_bytes: Int64(resources.fileSizeLimitBytes),
-                            uid: user.map { Int64($0.uid) } ?? -1, gid: user.map { Int64($0.gid) } ?? -1)
+                            uid: user.map { Int64($0.uid) } ?? -1, gid: user.map { Int64($0.gid) } ?? -1,
+                            stdin_pipe: stdinPipe ? 1 : 0)
                         return csubprocess_spawn(&spec, &child)
                     }
                 }
@@ -76,6 +80,8 @@ struct ExternalAppProcess {
                 "the ingest app \(program) could not be started: \(step) failed: \(String(cString: strerror(child.error)))")
         }
         pid = child.pid
+        stdin = child.stdin_fd
+        if stdin >= 0 { _ = fcntl(stdin, F_SETFL, fcntl(stdin, F_GETFL) | O_NONBLOCK) }
         stdout = child.stdout_fd
         stderr = child.stderr_fd
         self.stderrCapacity = stderrCapacity
@@ -118,7 +124,7 @@ struct ExternalAppProcess {
 
     /// Kills the process group (and the process, should it have left the group), reaps the process
     /// and returns its wait status. Until reaped, its pid cannot be reused as another group's id.
-    private func finish() -> Int32 {
+    func finish() -> Int32 {
         kill(-pid, SIGKILL)
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -127,7 +133,7 @@ struct ExternalAppProcess {
     }
 
     /// Waits up to `duration` for output and reads what is there; a pipe at end of file is closed.
-    private mutating func pump(for duration: Duration, onStdout: ([UInt8]) throws -> Void) throws {
+    mutating func pump(for duration: Duration, onStdout: ([UInt8]) throws -> Void) throws {
         var fds = [stdout, stderr].filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let milliseconds = Int32(max(1, (duration / .milliseconds(1)).rounded(.up)))
         guard poll(&fds, nfds_t(fds.count), milliseconds) > 0 else { return }
@@ -143,16 +149,22 @@ struct ExternalAppProcess {
             if entry.fd == stdout {
                 try onStdout(Array(buffer[..<count]))
             } else {
-                let kept = min(count, stderrCapacity - stderrBytes.count)
-                stderrBytes += buffer[..<kept]
-                stderrTruncated = stderrTruncated || kept < count
+                keepStderr(buffer[..<count])
             }
         }
     }
 
-    private mutating func closePipes() {
-        for fd in [stdout, stderr] where fd >= 0 { close(fd) }
+    mutating func closePipes() {
+        for fd in [stdin, stdout, stderr] where fd >= 0 { close(fd) }
+        stdin = -1
         stdout = -1
         stderr = -1
+    }
+
+    /// Keeps up to the capacity of standard error's bytes.
+    mutating func keepStderr(_ bytes: ArraySlice<UInt8>) {
+        let kept = min(bytes.count, stderrCapacity - stderrBytes.count)
+        stderrBytes += bytes.prefix(kept)
+        stderrTruncated = stderrTruncated || kept < bytes.count
     }
 }

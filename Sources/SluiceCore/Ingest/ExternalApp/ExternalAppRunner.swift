@@ -52,31 +52,11 @@ public struct ExternalAppRunner: Sendable {
     public func run(inputPath: String, fileID: String, shouldStop: () -> Bool = { false },
                     onOutput: ([UInt8]) throws -> Void) throws -> ExternalAppResult {
         let start = ContinuousClock.now
-        let program = try resolveProgram()
-        let user: SystemUser?
-        switch sandbox.mode {
-        case .unavailable(let reason): throw ServiceError(.unavailable, "sandbox_unavailable", reason)
-        case .unsandboxed: user = nil
-        case .bubblewrap(_, let sandboxUser): user = sandboxUser
-        }
-        try prepareSourcePath(for: user)
-        var environment = [
-            "CLIENT_ID=\(tenant)", "SOURCE_PATH=\(sourcePath)", "INPUT_PATH=\(inputPath)",
-            "PATH=\(Self.searchPath)", "LANG=C.UTF-8", "HOME=\(sourcePath)",
-        ]
+        let (program, user) = try prepare()
         let outputDirectory = output == .outDir ? try createOutputDirectory(fileID: fileID, owner: user) : nil
-        if let outputDirectory { environment.append("OUTPUT_DIR=\(outputDirectory)") }
         do {
-            // Under bubblewrap, which enters SOURCE_PATH inside the sandbox; else the program itself.
-            let (executable, arguments, directory) = if case .bubblewrap(let bubblewrap, _) = sandbox.mode {
-                (bubblewrap, sandbox.arguments(program: program, command: command, sourcePath: sourcePath,
-                                               outputDirectory: outputDirectory, network: network, resources: resources), "/")
-            } else {
-                (program, command, sourcePath)
-            }
-            var process = try ExternalAppProcess(program: executable, arguments: arguments, environment: environment,
-                                                 directory: directory, resources: resources, user: user,
-                                                 stderrCapacity: Self.stderrCapacity)
+            var process = try launch(program: program, user: user, outputDirectory: outputDirectory,
+                                     environment: ["INPUT_PATH=\(inputPath)"] + (outputDirectory.map { ["OUTPUT_DIR=\($0)"] } ?? []))
             var termination = try process.supervise(
                 deadline: start + .seconds(resources.timeoutSeconds), shouldStop: shouldStop, onStdout: output == .stdout ? onOutput : { _ in })
             if case .bubblewrap = sandbox.mode {
@@ -100,6 +80,36 @@ public struct ExternalAppRunner: Sendable {
             if outputDirectory != nil { try? removeOutputDirectory(fileID: fileID) }
             throw error
         }
+    }
+
+    /// The program to run and the user to run it as; throws when there is none, or no sandbox.
+    func prepare() throws(ServiceError) -> (program: String, user: SystemUser?) {
+        let program = try resolveProgram()
+        let user: SystemUser?
+        switch sandbox.mode {
+        case .unavailable(let reason): throw ServiceError(.unavailable, "sandbox_unavailable", reason)
+        case .unsandboxed: user = nil
+        case .bubblewrap(_, let sandboxUser): user = sandboxUser
+        }
+        try prepareSourcePath(for: user)
+        return (program, user)
+    }
+
+    /// Starts `program` (from ``prepare()``) in its sandbox with the contract's environment plus `environment`.
+    func launch(program: String, user: SystemUser?, outputDirectory: String?, environment: [String],
+                stdinPipe: Bool = false) throws(ServiceError) -> ExternalAppProcess {
+        let environment = [
+            "CLIENT_ID=\(tenant)", "SOURCE_PATH=\(sourcePath)", "PATH=\(Self.searchPath)", "LANG=C.UTF-8", "HOME=\(sourcePath)",
+        ] + environment
+        // Under bubblewrap, which enters SOURCE_PATH inside the sandbox; else the program itself.
+        let (executable, arguments, directory) = if case .bubblewrap(let bubblewrap, _) = sandbox.mode {
+            (bubblewrap, sandbox.arguments(program: program, command: command, sourcePath: sourcePath,
+                                           outputDirectory: outputDirectory, network: network, resources: resources), "/")
+        } else {
+            (program, command, sourcePath)
+        }
+        return try ExternalAppProcess(program: executable, arguments: arguments, environment: environment, directory: directory,
+                                      resources: resources, user: user, stderrCapacity: Self.stderrCapacity, stdinPipe: stdinPipe)
     }
 
     /// `SOURCE_PATH/out/<fileID>`: the `OUTPUT_DIR` of the run for `fileID`.

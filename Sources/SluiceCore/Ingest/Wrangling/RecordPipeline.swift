@@ -71,8 +71,8 @@ struct RecordPipeline: Sendable {
     }
 
     /// Problems with the parameters of `app`'s steps and rules, each with its path in the definition.
-    static func problems(of app: IngestApp, schema: AvroRecordSchema) -> [(path: String, message: String)] {
-        RecordPipeline(app: app, schema: schema).problemList
+    static func problems(of app: IngestApp, schema: AvroRecordSchema, path: String = "ingest_app") -> [(path: String, message: String)] {
+        RecordPipeline(app: app, schema: schema, path: path).problemList
     }
 
     /// Applies the steps to a record, in order.
