@@ -98,6 +98,37 @@ enum TenantFixtures {
         #expect(tenant.serviceAgreement.resources.cpuCores == 0.5)
     }
 
+    @Test func tenantCStreamsThroughItsExternalStreamApp() throws {
+        let tenant = try TenantFixtures.parse("examples/tenants/tenant-c.yaml").definition
+        #expect(tenant.constraints.maxStreamRate == StreamRate(messagesPerSecond: 20_000, burst: 100_000))
+        let stream = tenant.serviceAgreement.stream
+        #expect(stream.minInstances == 0 && stream.maxInstances == 2 && stream.idleStopSeconds == 300 && stream.startOnDemand)
+        #expect(stream.maxQueueMessages == 50_000 && stream.lingerMilliseconds == 10 && stream.batchMessages == nil)
+        #expect(tenant.ingestApp.kind == .declarative && tenant.effectiveStreamApp.kind == .external)
+        // From the configuration directory, the app's relative path is taken from the directory.
+        let configured = try #require(try ConfigurationDirectory.tenantDefinitions(in: TenantFixtures.repositoryRoot.path + "/examples")
+            .first { $0.definition.definition.id == "tenant-c" })
+        let command = try #require(configured.definition.definition.streamApp?.command.first)
+        #expect(command == TenantFixtures.repositoryRoot.standardizedFileURL.path + "/examples/apps/reshape-readings.sh")
+        #expect(FileManager.default.isExecutableFile(atPath: command))
+    }
+
+    @Test func streamSettingsAreValidated() {
+        let base = """
+            id: bad-stream
+            schema: {type: record, name: r, fields: [{name: k, type: string}]}
+            primary_key: [k]
+            """
+        #expect(TenantFixtures.problems(yaml: base + "\nservice_agreement: {stream: {min_instances: 3, max_instances: 2}}")
+            == ["service_agreement.stream.min_instances: must not exceed max_instances (2)"])
+        #expect(TenantFixtures.problems(yaml: base + "\nconstraints: {max_stream_rate: {messages_per_second: -1}}")
+            == ["constraints.max_stream_rate.messages_per_second: -1 is not a positive number"])
+        #expect(TenantFixtures.problems(yaml: base + "\nservice_agreement: {stream: {batch_messages: 20000, linger: 5}}").count == 2)
+        #expect(TenantFixtures.problems(yaml: base + "\nstream_app: {kind: declarative, steps: [{op: cast, fields: [k], to: nope}]}")
+            .first?.hasPrefix("stream_app.steps[0]") == true)
+        #expect(TenantFixtures.problems(yaml: base + "\nconstraints: {max_stream_rate: {messages_per_second: 10}}").isEmpty)
+    }
+
     @Test func seedClientBLoadsUnchangedWithCPUWarning() throws {
         let parsed = try TenantFixtures.parse("examples/seeds/client_b.json")
         let tenant = parsed.definition
@@ -116,7 +147,7 @@ enum TenantFixtures {
     }
 
     @Test(arguments: [
-        "examples/tenants/tenant-a.yaml", "examples/tenants/tenant-b.yaml",
+        "examples/tenants/tenant-a.yaml", "examples/tenants/tenant-b.yaml", "examples/tenants/tenant-c.yaml",
         "examples/seeds/client_a.json", "examples/seeds/client_b.json",
     ])
     func encodedJSONParsesBackToTheSameDefinition(path: String) throws {

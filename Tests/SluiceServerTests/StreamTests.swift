@@ -200,3 +200,8 @@ import Testing
 func metricValue(_ exposition: String, _ series: String) -> Double? {
     exposition.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
 }
+
+extension TestHTTPResponse {
+    /// A member of the JSON object answered; `nil` when absent, or when the body is not a JSON object.
+    func member(_ name: String) -> Any? { (try? json())?[name] }
+}

@@ -32,6 +32,9 @@ public final class StreamManager: StreamControl, Sendable {
         public var definitionMaximumAge: Duration = .seconds(2)
         /// Idempotency keys are kept at least this long.
         public var idempotencyRetention: Duration = .seconds(24 * 3600)
+        /// How long an external stream app may take to answer a micro-batch (plus 10 ms a message) before it
+        /// is taken for hung, killed and started again.
+        public var appAnswerTimeout: Duration = .seconds(5)
         public init() {}
     }
 
@@ -62,7 +65,8 @@ public final class StreamManager: StreamControl, Sendable {
         self.logger = logger
         self.instanceID = instanceID
         committer = StreamCommitter(pool: pool, instanceID: instanceID)
-        runner = StreamAppRunner(staging: staging, sandbox: sandbox, metrics: metrics, logger: logger)
+        runner = StreamAppRunner(staging: staging, sandbox: sandbox, metrics: metrics, logger: logger,
+                                 answerTimeout: configuration.appAnswerTimeout)
         (starts, startRequests) = AsyncStream.makeStream()
     }
 

@@ -282,7 +282,8 @@ final class TenantStream: Sendable {
         }
     }
 
-    /// Instance `id` is ready after `seconds` of starting; `pid` for an external app's process.
+    /// Instance `id` is ready after `seconds` of starting (or, `restart`, its app was started again); `pid` for an
+    /// external app's process.
     func instanceStarted(_ id: Int, seconds: Double, pid: Int32?, restart: Bool) {
         state.withLock { state in
             state.instances[id]?.pid = pid
@@ -292,7 +293,6 @@ final class TenantStream: Sendable {
                 state.window.instanceStarted(seconds: seconds)
             }
         }
-        if restart { metrics.restarted(tenant: tenant) }
     }
 
     /// Marks running instances beyond the desired count as stopping; returns how many.
