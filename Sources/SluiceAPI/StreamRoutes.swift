@@ -26,7 +26,10 @@ public struct StreamRoutes: Sendable {
                         throw ServiceError(.unsupportedType, "unsupported_media_type",
                                            "the stream takes application/x-ndjson, application/json or text/csv")
                     }
-                    let bytes = try await Self.read(body, request: request, configuration: manager.configuration)
+                    // The body counts against the process's stream memory budget until the request is answered.
+                    var held = 0
+                    defer { manager.releaseRequestBytes(held) }
+                    let bytes = try await Self.read(body, request: request, manager: manager, tenant: tenant, held: &held)
                     let answer = try await manager.ingest(tenant: tenant, body: bytes, format: format,
                                                           idempotencyKey: request.headers["Idempotency-Key"])
                     return .json(answer)
@@ -82,7 +85,9 @@ public struct StreamRoutes: Sendable {
     }
 
     /// The body, inflated if gzip'd, within the stream's request limits.
-    private static func read(_ body: HTTPRequestBody, request: HTTPRequest, configuration: StreamManager.Configuration) async throws -> [UInt8] {
+    private static func read(_ body: HTTPRequestBody, request: HTTPRequest, manager: StreamManager, tenant: String,
+                             held: inout Int) async throws -> [UInt8] {
+        let configuration = manager.configuration
         let encoding = request.headers["Content-Encoding"]?.trimmingCharacters(in: .whitespaces).lowercased()
         guard encoding == nil || encoding == "identity" || encoding == "gzip" || encoding == "x-gzip" else {
             throw ServiceError(.unsupportedType, "unsupported_encoding", "Content-Encoding must be gzip or identity")
@@ -92,7 +97,11 @@ public struct StreamRoutes: Sendable {
         }
         var reader = try StreamPayload.Reader(gzip: encoding == "gzip" || encoding == "x-gzip",
                                               limit: configuration.maximumRequestBytes, maximumRatio: configuration.maximumInflationRatio)
-        for try await chunk in body { try reader.append(chunk) }
+        for try await chunk in body {
+            try reader.append(chunk)
+            try manager.reserveRequestBytes(reader.count - held, tenant: tenant)
+            held = reader.count
+        }
         return try reader.finish()
     }
 

@@ -25,6 +25,7 @@ public struct TenantRoutes: Sendable {
                 try await answering {
                     try auth.requireAdmin(request)
                     let created = try await tenants.create(try await parse(request, body))
+                    stream.defined(created.tenant.definition)
                     return .json(Created(tenant: created.tenant, apiKey: created.apiKey,
                                          warnings: created.warnings), status: 201)
                 }
@@ -51,7 +52,9 @@ public struct TenantRoutes: Sendable {
                         throw HTTPError.badRequest("tenant_id_mismatch",
                                                    "the definition's id \"\(parsed.definition.id)\" differs from the path's \"\(id)\"")
                     }
-                    return .json(["tenant": try await tenants.replace(parsed)])
+                    let replaced = try await tenants.replace(parsed)
+                    stream.defined(replaced.definition)
+                    return .json(["tenant": replaced])
                 }
             }),
             Route(.delete, "/api/v1/tenants/{tenant}", .streaming { request, _ in

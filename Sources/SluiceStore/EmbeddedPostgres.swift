@@ -33,6 +33,10 @@ public struct EmbeddedPostgres: Sendable {
         public var maxConnections: Int
         /// Server `shared_buffers`.
         public var sharedBuffers: String
+        /// Server `max_wal_size`: WAL written between automatic checkpoints. Ingestion writes WAL fast; at
+        /// PostgreSQL's 1GB a checkpoint (and, after it, a full-page image of every page touched) came every few
+        /// seconds under a sustained stream, stalling commits.
+        public var maxWALSize: String
         /// Further server settings (`ssl`, `listen_addresses`, …), applied after Sluice's own.
         public var settings: [String: String]
         /// Upper bound on waiting for the server to start or stop.
@@ -50,6 +54,7 @@ public struct EmbeddedPostgres: Sendable {
             port: Int = 5432,
             maxConnections: Int = 100,
             sharedBuffers: String = "128MB",
+            maxWALSize: String = "4GB",
             settings: [String: String] = [:],
             startTimeout: Duration = .seconds(120),
             binaryDirectory: String? = nil,
@@ -62,6 +67,7 @@ public struct EmbeddedPostgres: Sendable {
             self.port = port
             self.maxConnections = maxConnections
             self.sharedBuffers = sharedBuffers
+            self.maxWALSize = maxWALSize
             self.settings = settings
             self.startTimeout = startTimeout
             self.binaryDirectory = binaryDirectory
@@ -205,7 +211,7 @@ public struct EmbeddedPostgres: Sendable {
             ("listen_addresses", ""), ("unix_socket_directories", socketDirectory),
             ("unix_socket_permissions", "0700"), ("port", "\(configuration.port)"),
             ("max_connections", "\(configuration.maxConnections)"), ("shared_buffers", configuration.sharedBuffers),
-            ("password_encryption", "scram-sha-256"), ("fsync", "on"),
+            ("password_encryption", "scram-sha-256"), ("fsync", "on"), ("max_wal_size", configuration.maxWALSize),
         ]
         settings += configuration.settings.sorted { $0.key < $1.key }
         return settings.map { "-c " + Subprocess.shellQuote("\($0)=\($1)") }.joined(separator: " ")

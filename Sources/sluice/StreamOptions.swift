@@ -18,13 +18,16 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "Bytes one stream request may hold, as sent and inflated (413 request_too_large beyond).")
     var streamMaxRequestBytes: Int = 8 << 20
 
+    @Option(help: "Bytes of stream requests held at once (being read or queued, all tenants); beyond, 429 backpressure.")
+    var streamMemoryBudget: Int = 256 << 20
+
     @Option(help: "Seconds of one stream window: one ingestion report per tenant and window with traffic.")
     var streamWindowSeconds: Double = 10
 
     func validate() throws {
         guard streamLingerMs >= 0, (1...10_000).contains(streamBatchMessages), streamQueueMessages > 0, streamQueueBytes > 0,
-              streamMaxRequestBytes > 0, streamWindowSeconds >= 0.1 else {
-            throw ValidationError("--stream-linger-ms must be at least 0, --stream-batch-messages in 1...10000, --stream-queue-* and --stream-max-request-bytes positive, --stream-window-seconds at least 0.1")
+              streamMaxRequestBytes > 0, streamMemoryBudget >= streamMaxRequestBytes, streamWindowSeconds >= 0.1 else {
+            throw ValidationError("--stream-linger-ms must be at least 0, --stream-batch-messages in 1...10000, --stream-queue-* and --stream-max-request-bytes positive, --stream-memory-budget at least --stream-max-request-bytes, --stream-window-seconds at least 0.1")
         }
     }
 
@@ -34,6 +37,7 @@ struct StreamOptions: ParsableArguments {
         configuration.stream.queueMessages = streamQueueMessages
         configuration.stream.queueBytes = streamQueueBytes
         configuration.stream.maximumRequestBytes = streamMaxRequestBytes
+        configuration.stream.memoryBudget = streamMemoryBudget
         configuration.stream.window = .milliseconds(Int(streamWindowSeconds * 1000))
     }
 }

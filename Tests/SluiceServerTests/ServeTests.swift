@@ -123,7 +123,7 @@ import Testing
         #expect(try instances.first?.decode(Int.self, "n") == 2)
         // Both loaded the same configuration directory; each tenant exists once.
         let tenants = try connection.query("SELECT count(*)::int AS n FROM sluice.tenants")
-        #expect(try tenants.first?.decode(Int.self, "n") == 2)
+        #expect(try tenants.first?.decode(Int.self, "n") == 3)
 
         #expect(try await first.terminate() == 0)
         #expect(try await second.terminate() == 0)

@@ -62,6 +62,35 @@ import Testing
         }
     }
 
+    @Test func theProcessMemoryBudgetBoundsWhatAllTenantsHold() async throws {
+        let body = Self.lines("held", 150)
+        // Room for four such requests, not five.
+        try await InProcessSluice.with(configure: { $0.stream.memoryBudget = body.utf8.count * 9 / 2 }) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("budget-a"), contentType: "application/yaml")
+            let otherKey = try await sluice.createTenant(tenantYAML("budget-b"), contentType: "application/yaml")
+            for tenant in ["budget-a", "budget-b"] {
+                let paused = try await sluice.send("PUT", "/api/v1/tenants/\(tenant)/stream/instances", token: Self.admin,
+                                                   body: .bytes(Array(#"{"desired": 0}"#.utf8)))
+                #expect(paused.status == 200, "\(paused.text)")
+            }
+            let held = (0..<4).map { _ in Task { try await StreamTests.post(sluice, "budget-a", key: key, body) } }
+            try await waitUntil("four requests are queued", timeout: .seconds(60)) {
+                try await sluice.client.get("/metrics").text.contains("sluice_stream_queue_messages{tenant=\"budget-a\"} 600")
+            }
+            // The budget is the process's: another tenant, with room in its own queue, is refused too.
+            let refused = try await StreamTests.post(sluice, "budget-b", key: otherKey, body)
+            #expect(refused.status == 429 && Self.code(refused) == "backpressure", "\(refused.text)")
+            #expect(refused.header("Retry-After") != nil)
+            for tenant in ["budget-a", "budget-b"] {
+                _ = try await sluice.send("PUT", "/api/v1/tenants/\(tenant)/stream/instances", token: Self.admin,
+                                          body: .bytes(Array(#"{"desired": 1}"#.utf8)))
+            }
+            for task in held { #expect(try await task.value.status == 200) }
+            // Answered requests gave their bytes back.
+            #expect(try await StreamTests.post(sluice, "budget-b", key: otherKey, body).status == 200)
+        }
+    }
+
     @Test func theMessageRateAndThrottlesLimitATenant() async throws {
         try await InProcessSluice.with { sluice in
             let limited = tenantYAML("rate-a", constraints: "constraints: {max_stream_rate: {messages_per_second: 1, burst: 20}}")
@@ -89,22 +118,26 @@ import Testing
 
     @Test func instancesFollowTheDesiredCountWithinTheTenantsBounds() async throws {
         try await InProcessSluice.with { sluice in
-            let yaml = tenantYAML("inst-a") + """
+            let idle = tenantYAML("inst-idle") + """
 
                 service_agreement:
                   stream: {min_instances: 0, max_instances: 4, idle_stop_seconds: 1}
                 """
-            let key = try await sluice.createTenant(yaml, contentType: "application/yaml")
-            var state = try await Self.instances(sluice, "inst-a", token: key)
+            let idleKey = try await sluice.createTenant(idle, contentType: "application/yaml")
+            let state = try await Self.instances(sluice, "inst-idle", token: idleKey)
             #expect(state["running"] as? Int == 0 && state["desired"] as? Int == 1 && state["min"] as? Int == 0 && state["max"] as? Int == 4)
-
-            // The first message starts an instance; it stops once idle.
-            #expect(try await StreamTests.post(sluice, "inst-a", key: key, Self.lines("a", 3)).status == 200)
-            state = try await Self.instances(sluice, "inst-a", token: key)
-            #expect(state["running"] as? Int == 1 && (state["instances"] as? [Any])?.count == 1, "\(state)")
+            // The first message starts an instance (none ran: its answer is proof); it stops once idle.
+            #expect(try await StreamTests.post(sluice, "inst-idle", key: idleKey, Self.lines("a", 3)).status == 200)
             try await waitUntil("the idle instance stops", timeout: .seconds(60), interval: .milliseconds(100)) {
-                try await Self.instances(sluice, "inst-a")["running"] as? Int == 0
+                try await Self.instances(sluice, "inst-idle")["running"] as? Int == 0
             }
+
+            let yaml = tenantYAML("inst-a") + """
+
+                service_agreement:
+                  stream: {min_instances: 0, max_instances: 4}
+                """
+            let key = try await sluice.createTenant(yaml, contentType: "application/yaml")
 
             let put = try await sluice.send("PUT", "/api/v1/tenants/inst-a/stream/instances", token: Self.admin,
                                             body: .bytes(Array(#"{"desired": 3}"#.utf8)))
@@ -116,7 +149,7 @@ import Testing
             let tenantPut = try await sluice.send("PUT", "/api/v1/tenants/inst-a/stream/instances", token: key,
                                                   body: .bytes(Array(#"{"desired": 2}"#.utf8)))
             #expect(tenantPut.status == 403, "only an admin sets the desired count")
-            #expect(try await StreamTests.post(sluice, "inst-a", key: key, Self.lines("b", 3)).status == 200)
+            #expect(try await StreamTests.post(sluice, "inst-a", key: key, Self.lines("b", 3)).status == 200, "the first message starts them")
             try await waitUntil("three instances run", timeout: .seconds(60)) {
                 try await Self.instances(sluice, "inst-a")["running"] as? Int == 3
             }
@@ -156,7 +189,8 @@ import Testing
                   stream: {min_instances: 2, max_instances: 3}
                 """
             _ = try await sluice.createTenant(yaml, contentType: "application/yaml")
-            try await waitUntil("the minimum instances run", timeout: .seconds(90), interval: .milliseconds(100)) {
+            // Started when the tenant is created, without a message.
+            try await waitUntil("the minimum instances run", timeout: .seconds(60), interval: .milliseconds(100)) {
                 try await Self.instances(sluice, "inst-m")["running"] as? Int == 2
             }
         }

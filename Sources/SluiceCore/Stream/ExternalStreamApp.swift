@@ -26,6 +26,10 @@ final class ExternalStreamApp: Sendable {
 
     let pid: Int32
     private let process: Mutex<ExternalAppProcess>
+    /// Whether it has answered a message yet: until then, its start (the sandbox, the interpreter) counts too.
+    private let answered = Atomic<Bool>(false)
+
+    var hasAnswered: Bool { answered.load(ordering: .relaxed) }
     /// The most bytes one answer line may hold.
     static let maximumLineBytes = RecordStream.maximumRecordBytes
 
@@ -34,10 +38,12 @@ final class ExternalStreamApp: Sendable {
         self.process = Mutex(process)
     }
 
-    /// Writes `lines` (each without its line break) and reads as many answer lines, by `deadline`.
-    /// Blocking: call it on a dedicated thread.
-    func exchange(_ lines: [[UInt8]], deadline: ContinuousClock.Instant) throws(Fault) -> [[UInt8]] {
-        try process.withLock { (process) throws(Fault) -> [[UInt8]] in
+    /// Writes `lines` (each without its line break) and reads as many answer lines within `timeout`; an app
+    /// that has not answered yet gets `startAllowance` more for its first answer. Blocking: call it on a
+    /// dedicated thread.
+    func exchange(_ lines: [[UInt8]], timeout: Duration, startAllowance: Duration) throws(Fault) -> [[UInt8]] {
+        var deadline = ContinuousClock.now + timeout + (hasAnswered ? .zero : startAllowance)
+        return try process.withLock { (process) throws(Fault) -> [[UInt8]] in
             var input: [UInt8] = []
             input.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
             for line in lines {
@@ -93,6 +99,7 @@ final class ExternalStreamApp: Sendable {
                     start = index + 1
                     if partial.last == UInt8(ascii: "\r") { partial.removeLast() }
                     answers.append(partial)
+                    if !answered.exchange(true, ordering: .relaxed) { deadline = min(deadline, .now + timeout) }
                     partial = []
                     guard answers.count <= lines.count else {
                         throw Fault(kind: .misbehaved, answers: Array(answers.prefix(lines.count)), detail: "it wrote more lines than it was given")
@@ -108,14 +115,25 @@ final class ExternalStreamApp: Sendable {
         }
     }
 
-    /// Kills the app's process group and reaps it; returns the end of what it wrote on stderr.
-    /// Blocking: call it on a dedicated thread.
+    /// Kills the app's process group and reaps it; returns how it ended and the end of what it wrote on stderr
+    /// (what is left in the pipe is read first, for at most 100 ms). Blocking: call it on a dedicated thread.
     @discardableResult
-    func stop() -> String {
+    func stop() -> (ending: String, stderr: String) {
         process.withLock { process in
-            _ = process.finish()
+            let status = process.finish()
+            let drainEnd = ContinuousClock.now + .milliseconds(100)
+            var buffer = [UInt8](repeating: 0, count: 16 << 10)
+            while process.stderr >= 0, ContinuousClock.now < drainEnd {
+                var entry = pollfd(fd: process.stderr, events: Int16(POLLIN), revents: 0)
+                guard poll(&entry, 1, 20) > 0 else { continue }
+                let count = read(process.stderr, &buffer, buffer.count)
+                guard count > 0 else { break }
+                process.keepStderr(buffer[..<count])
+            }
             process.closePipes()
-            return String(decoding: process.stderrBytes.suffix(2048), as: UTF8.self)
+            // Under bubblewrap a status of 128 + N is the app's death by signal N; a SIGKILL is Sluice's own.
+            let ending = status & 0x7F != 0 ? "signal \(status & 0x7F)" : "exit status \((status >> 8) & 0xFF)"
+            return (ending, String(decoding: process.stderrBytes.suffix(2048), as: UTF8.self))
         }
     }
 

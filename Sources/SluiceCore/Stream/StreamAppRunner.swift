@@ -20,9 +20,11 @@ struct StreamAppRunner: Sendable {
     let sandbox: AppSandbox
     let metrics: StreamMetrics
     let logger: Logger
-    /// How long an app may take to answer a micro-batch: this, plus `perMessage` for each message.
-    var answerTimeout: Duration = .seconds(5)
+    /// How long an app may take to answer a micro-batch: this, plus `perMessage` for each message, plus
+    /// `startAllowance` until it has answered once (starting a sandbox and an interpreter on a loaded machine).
+    var answerTimeout: Duration = .seconds(10)
     var perMessage: Duration = .milliseconds(10)
+    var startAllowance: Duration = .seconds(10)
     /// Backoff between restarts: `initialBackoff` doubling up to `maximumBackoff`.
     var initialBackoff: Duration = .milliseconds(100)
     var maximumBackoff: Duration = .seconds(5)
@@ -89,10 +91,12 @@ struct StreamAppRunner: Sendable {
             }
             guard let running = app else { continue }
             let pending = messages[next...].map(\.line)
-            let deadline = ContinuousClock.now + answerTimeout + perMessage * pending.count
+            let timeout = answerTimeout + perMessage * pending.count, allowance = startAllowance
             let lines: [[UInt8]], failure: ExternalStreamApp.Fault?
             do {
-                lines = try await runOnDedicatedThread(name: "sluice-stream-app") { try running.exchange(pending, deadline: deadline) }
+                lines = try await runOnDedicatedThread(name: "sluice-stream-app") {
+                    try running.exchange(pending, timeout: timeout, startAllowance: allowance)
+                }
                 failure = nil
             } catch let fault as ExternalStreamApp.Fault {
                 (lines, failure) = (fault.answers, fault)
@@ -103,14 +107,14 @@ struct StreamAppRunner: Sendable {
             let bad = lines.firstIndex { Self.classify($0) == nil }
             for (offset, line) in lines.prefix(bad ?? lines.count).enumerated() { answers[next + offset] = line }
             next += bad ?? lines.count
-            guard let fault = bad.map({ _ in ExternalStreamApp.Fault(kind: .misbehaved, answers: [], detail: "its answer is not a JSON object") })
+            guard let fault = bad.map({ ExternalStreamApp.Fault(kind: .misbehaved, answers: Array(lines.prefix($0)), detail: "its answer is not a JSON object") })
                 ?? failure else { continue }
-            let diagnostics = (try? await runOnDedicatedThread(name: "sluice-stream-app") { running.stop() }) ?? ""
+            let (ending, diagnostics) = (try? await runOnDedicatedThread(name: "sluice-stream-app") { running.stop() }) ?? ("?", "")
             app = nil
             failures += 1
             metrics.restarted(tenant: definition.id)
             logger.warning("the stream app failed; it is restarted", metadata: [
-                "tenant": "\(definition.id)", "instance": "\(instance)", "fault": "\(fault)", "stderr": "\(diagnostics)",
+                "tenant": "\(definition.id)", "instance": "\(instance)", "fault": "\(fault)", "ended": "\(ending)", "stderr": "\(diagnostics)",
             ])
             guard next < messages.count else { break }
             messages[next].strikes += 1

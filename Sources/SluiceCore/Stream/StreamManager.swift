@@ -24,6 +24,9 @@ public final class StreamManager: StreamControl, Sendable {
         /// inflated/compressed ratio of a gzip'd one.
         public var maximumRequestBytes = 8 << 20
         public var maximumInflationRatio = 200
+        /// The most bytes of stream requests this process holds at once, being read or queued, over all
+        /// tenants; beyond, requests get `429 backpressure` before their body is read further.
+        public var memoryBudget = 256 << 20
         /// A request still queued after this long is answered `503 stream_timeout` (and not committed).
         public var acknowledgementTimeout: Duration = .seconds(30)
         /// How often instances waiting for work check whether they should stop.
@@ -33,8 +36,10 @@ public final class StreamManager: StreamControl, Sendable {
         /// Idempotency keys are kept at least this long.
         public var idempotencyRetention: Duration = .seconds(24 * 3600)
         /// How long an external stream app may take to answer a micro-batch (plus 10 ms a message) before it
-        /// is taken for hung, killed and started again.
-        public var appAnswerTimeout: Duration = .seconds(5)
+        /// is taken for hung, killed and started again; until its first answer after a start, `appStartAllowance`
+        /// more (a sandbox and an interpreter starting on a loaded machine).
+        public var appAnswerTimeout: Duration = .seconds(10)
+        public var appStartAllowance: Duration = .seconds(10)
         public init() {}
     }
 
@@ -54,6 +59,8 @@ public final class StreamManager: StreamControl, Sendable {
     private let starts: AsyncStream<(TenantStream, Int)>
     private let startRequests: AsyncStream<(TenantStream, Int)>.Continuation
     private let stopping = Atomic<Bool>(false)
+    /// Bytes of stream requests held now (see ``Configuration/memoryBudget``).
+    private let heldBytes = Atomic<Int>(0)
 
     /// `sandbox` and `staging` run tenants' external stream apps as the batch path runs its apps.
     public init(configuration: Configuration = Configuration(), pool: PostgresConnectionPool, tenants: TenantService,
@@ -66,7 +73,7 @@ public final class StreamManager: StreamControl, Sendable {
         self.instanceID = instanceID
         committer = StreamCommitter(pool: pool, instanceID: instanceID)
         runner = StreamAppRunner(staging: staging, sandbox: sandbox, metrics: metrics, logger: logger,
-                                 answerTimeout: configuration.appAnswerTimeout)
+                                 answerTimeout: configuration.appAnswerTimeout, startAllowance: configuration.appStartAllowance)
         (starts, startRequests) = AsyncStream.makeStream()
     }
 
@@ -107,6 +114,21 @@ public final class StreamManager: StreamControl, Sendable {
         }
         defer { timeout.cancel() }
         return try await stream.submit(entry) { [self] missing in start(missing, of: stream) }
+    }
+
+    /// Takes `bytes` of the process's stream memory budget for a request being read; throws `429
+    /// backpressure` when it is spent. Give it back with ``releaseRequestBytes(_:)`` once the request is answered.
+    public func reserveRequestBytes(_ bytes: Int, tenant: String) throws(ServiceError) {
+        let held = heldBytes.add(bytes, ordering: .relaxed).newValue
+        guard held > configuration.memoryBudget else { return }
+        heldBytes.subtract(bytes, ordering: .relaxed)
+        metrics.throttled(tenant: tenant, reason: TenantStream.Refusal.backpressure.rawValue)
+        throw ServiceError(.rateLimited, TenantStream.Refusal.backpressure.rawValue,
+                           "Sluice holds as many stream requests as its memory budget allows; retry later", retryAfterSeconds: 1)
+    }
+
+    public func releaseRequestBytes(_ bytes: Int) {
+        heldBytes.subtract(bytes, ordering: .relaxed)
     }
 
     /// Records an answered request in the metrics.
@@ -276,18 +298,21 @@ public final class StreamManager: StreamControl, Sendable {
     private func keepAlwaysOnInstances() async throws {
         let records = try await tenants.list()
         let known = Set(records.map(\.definition.id))
-        for record in records {
-            let agreement = record.definition.serviceAgreement.stream
-            let existing = streams.withLock { $0[record.definition.id] }
-            existing?.update(record.definition)
-            if existing == nil && (agreement.minInstances > 0 || !agreement.startOnDemand) {
-                let stream = stream(for: record.definition)
-                start(stream.missingInstances(whenIdle: true), of: stream)
-            }
-        }
+        for record in records { defined(record.definition) }
         for stream in streams.withLock({ Array($0.values) }) where !known.contains(stream.tenant) {
             forget(tenant: stream.tenant)
         }
+    }
+
+    /// Takes a tenant's new or replaced definition at once: a running stream follows it, and instances that run
+    /// without traffic (`min_instances`, `start_on_demand: false`) start.
+    public func defined(_ definition: TenantDefinition) {
+        definitions.withLock { $0[definition.id] = (definition, .now) }
+        let agreement = definition.serviceAgreement.stream
+        guard let stream = streams.withLock({ $0[definition.id] })
+            ?? (agreement.minInstances > 0 || !agreement.startOnDemand ? self.stream(for: definition) : nil) else { return }
+        stream.update(definition)
+        start(stream.missingInstances(whenIdle: true), of: stream)
     }
 
     /// Stops a deleted tenant's stream: queued requests fail, instances stop.

@@ -108,6 +108,9 @@ extension StreamPayload {
             }
         }
 
+        /// Bytes read so far (inflated).
+        public var count: Int { body.count }
+
         public mutating func append(_ chunk: [UInt8]) throws(ServiceError) {
             guard let decoder else {
                 guard body.count + chunk.count <= limit else { throw Self.tooLarge(limit) }

@@ -252,11 +252,14 @@ final class TenantStream: Sendable {
         state.instances.values.count { !$0.stopping }
     }
 
-    /// Registers `count` new instances of `kind`; returns their ids for the manager to run.
+    /// Registers up to `count` new instances of `kind` (within the desired count); returns their ids for the
+    /// manager to run.
     func addInstances(_ count: Int, kind: String) -> [Int] {
         state.withLock { state in
             guard !state.closed else { return [] }
-            let room = max(0, min(count, state.definition.serviceAgreement.stream.maxInstances - Self.running(state)))
+            // Never beyond the desired count: concurrent requests may each ask for the instances missing.
+            let running = Self.running(state)
+            let room = max(0, min(count, state.desired - running, state.definition.serviceAgreement.stream.maxInstances - running))
             let ids = (0..<room).map { state.nextInstance + $0 }
             state.nextInstance += room
             for id in ids { state.instances[id] = Instance(kind: kind, startedAt: Date()) }
