@@ -46,9 +46,24 @@ struct StreamAppRunner: Sendable {
         let runner = ExternalAppRunner(tenant: definition.id, sourcePath: try staging.tenantDirectory(definition.id),
                                        app: definition.effectiveStreamApp, resources: resources,
                                        network: definition.serviceAgreement.network, sandbox: sandbox)
-        return try await runOnDedicatedThread(name: "sluice-stream-app") {
-            let (program, user) = try runner.prepare()
-            return ExternalStreamApp(try runner.launch(program: program, user: user, outputDirectory: nil, environment: [], stdinPipe: true))
+        // The thread that starts the app lives as long as the app: bwrap's --die-with-parent kills the sandbox when
+        // the thread that forked it ends (PR_SET_PDEATHSIG follows the parent thread, not the process).
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                let process: ExternalAppProcess
+                do {
+                    let (program, user) = try runner.prepare()
+                    process = try runner.launch(program: program, user: user, outputDirectory: nil, environment: [], stdinPipe: true)
+                } catch {
+                    return continuation.resume(throwing: error)
+                }
+                continuation.resume(returning: ExternalStreamApp(process))
+                // Until it exits, without reaping it (``ExternalStreamApp/stop()`` does).
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(process.pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+            }
+            thread.name = "sluice-stream-app"
+            thread.start()
         }
     }
 

@@ -46,15 +46,15 @@ public final class StreamManager: StreamControl, Sendable {
     public static let componentName = "stream-manager"
 
     public let configuration: Configuration
-    private let pool: PostgresConnectionPool
-    private let tenants: TenantService
-    private let metrics: StreamMetrics
-    private let logger: Logger
-    private let instanceID: String
+    let pool: PostgresConnectionPool
+    let tenants: TenantService
+    let metrics: StreamMetrics
+    let logger: Logger
+    let instanceID: String
     private let committer: StreamCommitter
     private let runner: StreamAppRunner
-    private let streams = Mutex<[String: TenantStream]>([:])
-    private let definitions = Mutex<[String: (definition: TenantDefinition, read: ContinuousClock.Instant)]>([:])
+    let streams = Mutex<[String: TenantStream]>([:])
+    let definitions = Mutex<[String: (definition: TenantDefinition, read: ContinuousClock.Instant)]>([:])
     private let entryIDs = Atomic<UInt64>(0)
     private let starts: AsyncStream<(TenantStream, Int)>
     private let startRequests: AsyncStream<(TenantStream, Int)>.Continuation
@@ -137,7 +137,7 @@ public final class StreamManager: StreamControl, Sendable {
     }
 
     /// The tenant's definition, read again when the cached one is older than `definitionMaximumAge`.
-    private func definition(_ tenant: String) async throws -> TenantDefinition {
+    func definition(_ tenant: String) async throws -> TenantDefinition {
         if let cached = definitions.withLock({ $0[tenant] }), cached.read.duration(to: .now) < configuration.definitionMaximumAge {
             return cached.definition
         }
@@ -147,7 +147,7 @@ public final class StreamManager: StreamControl, Sendable {
         return definition
     }
 
-    private func stream(for definition: TenantDefinition) -> TenantStream {
+    func stream(for definition: TenantDefinition) -> TenantStream {
         streams.withLock { streams in
             if let stream = streams[definition.id] { return stream }
             let stream = TenantStream(definition: definition, defaults: configuration, metrics: metrics)
@@ -158,7 +158,7 @@ public final class StreamManager: StreamControl, Sendable {
 
     // MARK: Instances
 
-    private func start(_ count: Int, of stream: TenantStream) {
+    func start(_ count: Int, of stream: TenantStream) {
         guard !stopping.load(ordering: .relaxed) else { return }
         let kind = stream.definition.effectiveStreamApp.kind.rawValue
         for id in stream.addInstances(count, kind: kind) { startRequests.yield((stream, id)) }
@@ -238,112 +238,5 @@ public final class StreamManager: StreamControl, Sendable {
         case .failure(let error):
             stream.finish(entries, results: entries.map { _ in .failure(error) })
         }
-    }
-
-    // MARK: Windows and upkeep
-
-    private func writeWindows() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.window)
-            await writeWindowReports()
-        }
-    }
-
-    /// Closes every tenant's window and writes the reports of those with traffic.
-    private func writeWindowReports() async {
-        let epoch = Int(Date().timeIntervalSince1970 * 1000)
-        let reports = streams.withLock { Array($0.values) }.compactMap { $0.closeWindow(sourceID: "\(instanceID)-\(epoch)") }
-        guard !reports.isEmpty else { return }
-        do {
-            try await pool.withTransaction { connection in
-                for report in reports {
-                    // A tenant deleted meanwhile has no report to keep.
-                    guard try !connection.query("SELECT 1 FROM sluice.tenants WHERE id = $1", [.init(report.tenantID)]).isEmpty else { continue }
-                    try IngestionReports.insert(report, on: connection)
-                }
-            }
-        } catch {
-            logger.warning("stream window reports not written", metadata: ["error": "\(error)", "reports": "\(reports.count)"])
-        }
-    }
-
-    private func upkeep() async {
-        var lastPurge = ContinuousClock.now - .seconds(3600)
-        var lastListing = ContinuousClock.now - .seconds(3600)
-        while !Task.isCancelled {
-            for stream in streams.withLock({ Array($0.values) }) {
-                stream.expireThrottle()
-                let missing = stream.missingInstances(whenIdle: true)
-                if missing > 0 { start(missing, of: stream) }
-            }
-            do {
-                if lastListing.duration(to: .now) >= .seconds(30) {
-                    lastListing = .now
-                    try await keepAlwaysOnInstances()
-                }
-                if lastPurge.duration(to: .now) >= .seconds(600) {
-                    lastPurge = .now
-                    try await pool.execute("DELETE FROM sluice.stream_idempotency WHERE created_at < now() - make_interval(secs => $1)",
-                                           [.init(configuration.idempotencyRetention.secondsValue)])
-                }
-            } catch {
-                logger.warning("stream upkeep failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    /// Tenants whose instances run without traffic (`min_instances`, or `start_on_demand: false`) get their
-    /// stream here; deleted tenants' streams are dropped.
-    private func keepAlwaysOnInstances() async throws {
-        let records = try await tenants.list()
-        let known = Set(records.map(\.definition.id))
-        for record in records { defined(record.definition) }
-        for stream in streams.withLock({ Array($0.values) }) where !known.contains(stream.tenant) {
-            forget(tenant: stream.tenant)
-        }
-    }
-
-    /// Takes a tenant's new or replaced definition at once: a running stream follows it, and instances that run
-    /// without traffic (`min_instances`, `start_on_demand: false`) start.
-    public func defined(_ definition: TenantDefinition) {
-        definitions.withLock { $0[definition.id] = (definition, .now) }
-        let agreement = definition.serviceAgreement.stream
-        guard let stream = streams.withLock({ $0[definition.id] })
-            ?? (agreement.minInstances > 0 || !agreement.startOnDemand ? self.stream(for: definition) : nil) else { return }
-        stream.update(definition)
-        start(stream.missingInstances(whenIdle: true), of: stream)
-    }
-
-    /// Stops a deleted tenant's stream: queued requests fail, instances stop.
-    public func forget(tenant: String) {
-        definitions.withLock { _ = $0.removeValue(forKey: tenant) }
-        guard let stream = streams.withLock({ $0.removeValue(forKey: tenant) }) else { return }
-        stream.close(failing: ServiceError.tenantNotFound(tenant))
-    }
-
-    // MARK: Control
-
-    /// The tenant's instances in this process.
-    public func instances(tenant: String) async throws -> StreamInstancesState {
-        stream(for: try await definition(tenant)).instancesState
-    }
-
-    public func apply(_ action: StreamAction, tenant: String, source: String) async throws -> StreamActionRecord {
-        let stream = self.stream(for: try await definition(tenant))
-        let (outcome, message, missing) = stream.apply(action)
-        if missing > 0 { start(missing, of: stream) }
-        var record = StreamActionRecord(id: nil, tenant: tenant, action: action.name, parameters: action.parameters, source: source,
-                                        outcome: outcome, message: message, state: stream.instancesState, instanceID: instanceID, at: Date())
-        metrics.action(tenant: tenant, action: action.name, source: source, outcome: outcome)
-        logger.notice("stream action", metadata: ["tenant": "\(tenant)", "action": "\(action.name)", "source": "\(source)",
-                                                  "outcome": "\(outcome)", "desired": "\(record.state.desired)"])
-        record.id = try await StreamActionLog(pool: pool).append(record)
-        return record
-    }
-
-    /// The action log, newest first.
-    public func actions(tenant: String?, limit: Int) async throws -> [StreamActionRecord] {
-        try await StreamActionLog(pool: pool).list(tenant: tenant, limit: limit)
     }
 }

@@ -124,12 +124,23 @@ struct ExternalAppProcess {
 
     /// Kills the process group (and the process, should it have left the group), reaps the process
     /// and returns its wait status. Until reaped, its pid cannot be reused as another group's id.
+    ///
+    /// Under bubblewrap the app runs in a PID namespace whose init is the process's child, in a session of its
+    /// own: that init is killed first, which ends every process of the sandbox (`--die-with-parent` alone let
+    /// sandboxes outlive a killed bwrap).
     func finish() -> Int32 {
+        for child in Self.children(of: pid) { kill(child, SIGKILL) }
         kill(-pid, SIGKILL)
         kill(pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1, errno == EINTR {}
         return status
+    }
+
+    /// The children of `pid` (while it is alive or a zombie not yet reaped), from `/proc`.
+    private static func children(of pid: pid_t) -> [pid_t] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// Waits up to `duration` for output and reads what is there; a pipe at end of file is closed.
