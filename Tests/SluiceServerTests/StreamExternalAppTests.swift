@@ -110,12 +110,21 @@ import Testing
         }
     }
 
+    /// Processes whose command line names `path` (a sandbox's bwrap processes name their program).
+    private static func processes(naming path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(path)
+        }
+    }
+
     @Test func aHungAppIsKilledAndTheMessageItHangsOnIsRejected() async throws {
+        let app = try script(Self.markedApp)
         try await InProcessSluice.with(configure: {
             $0.stream.appAnswerTimeout = .seconds(2)
             $0.stream.appStartAllowance = .seconds(3)
         }) { sluice in
-            let key = try await sluice.createTenant(tenant("hung", app: try script(Self.markedApp)), contentType: "application/yaml")
+            let key = try await sluice.createTenant(tenant("hung", app: app), contentType: "application/yaml")
             let body = [Self.message("h0"), Self.message("h1", note: "hang"), Self.message("h2")].joined(separator: "\n")
             let response = try await StreamTests.post(sluice, "hung", key: key, body)
             #expect(response.status == 200, "\(response.text)")
@@ -125,6 +134,10 @@ import Testing
             #expect((answer["rejects"] as? [[String: Any]])?.first?["index"] as? Int == 1)
             // Three timeouts on the hanging message (a loaded machine may add one for a slow start).
             #expect(try await restarts(sluice, "hung") ?? 0 >= 3)
+        }
+        // Every sandbox it ran in is gone, the killed ones (hanging in `sleep`) too.
+        try await waitUntil("the app's sandboxes are gone", timeout: .seconds(30), interval: .milliseconds(100)) {
+            Self.processes(naming: app).isEmpty
         }
     }
 
