@@ -10,6 +10,11 @@ import Testing
         (0..<count).map { StreamTests.reading(prefix, at: $0, value: 1) }.joined(separator: "\n")
     }
 
+    /// `tenantYAML(id)` with `service_agreement.stream` set to `stream` (a YAML flow mapping).
+    private static func streamTenant(_ id: String, _ stream: String) -> String {
+        tenantYAML(id) + "\nservice_agreement:\n  stream: \(stream)\n"
+    }
+
     private static func code(_ response: TestHTTPResponse) -> String? {
         (try? response.json()["error"] as? [String: Any])?["code"] as? String
     }
@@ -25,16 +30,10 @@ import Testing
 
     @Test func aFullQueueRefusesWholeRequestsWithRetryAfterAndDrainsOnceInstancesRun() async throws {
         try await InProcessSluice.with { sluice in
-            let yaml = tenantYAML("queue-a") + """
-
-                service_agreement:
-                  stream: {max_queue_messages: 50, min_instances: 0}
-                """
+            let yaml = Self.streamTenant("queue-a", "{max_queue_messages: 50, min_instances: 0}")
             let key = try await sluice.createTenant(yaml, contentType: "application/yaml")
             // No instance may run: requests stay queued until the queue is full.
-            let paused = try await sluice.send("PUT", "/api/v1/tenants/queue-a/stream/instances", token: Self.admin,
-                                               body: .bytes(Array(#"{"desired": 0}"#.utf8)))
-            #expect(paused.status == 200, "\(paused.text)")
+            try await StreamTests.setInstances(sluice, "queue-a", 0)
             let queued = (0..<2).map { index in
                 Task { try await StreamTests.post(sluice, "queue-a", key: key, Self.lines("q\(index)", 20)) }
             }
@@ -46,9 +45,7 @@ import Testing
                 #expect(refused.status == 429 && Self.code(refused) == "backpressure", "\(refused.text)")
                 #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
             }
-            let resumed = try await sluice.send("PUT", "/api/v1/tenants/queue-a/stream/instances", token: Self.admin,
-                                                body: .bytes(Array(#"{"desired": 1}"#.utf8)))
-            #expect(resumed.status == 200, "\(resumed.text)")
+            try await StreamTests.setInstances(sluice, "queue-a", 1)
             for task in queued {
                 let response = try await task.value
                 let accepted = try response.json()["accepted"] as? Int
@@ -68,11 +65,7 @@ import Testing
         try await InProcessSluice.with(configure: { $0.stream.memoryBudget = body.utf8.count * 9 / 2 }) { sluice in
             let key = try await sluice.createTenant(tenantYAML("budget-a"), contentType: "application/yaml")
             let otherKey = try await sluice.createTenant(tenantYAML("budget-b"), contentType: "application/yaml")
-            for tenant in ["budget-a", "budget-b"] {
-                let paused = try await sluice.send("PUT", "/api/v1/tenants/\(tenant)/stream/instances", token: Self.admin,
-                                                   body: .bytes(Array(#"{"desired": 0}"#.utf8)))
-                #expect(paused.status == 200, "\(paused.text)")
-            }
+            for tenant in ["budget-a", "budget-b"] { try await StreamTests.setInstances(sluice, tenant, 0) }
             let held = (0..<4).map { _ in Task { try await StreamTests.post(sluice, "budget-a", key: key, body) } }
             try await waitUntil("four requests are queued", timeout: .seconds(60)) {
                 try await sluice.client.get("/metrics").text.contains("sluice_stream_queue_messages{tenant=\"budget-a\"} 600")
@@ -81,10 +74,7 @@ import Testing
             let refused = try await StreamTests.post(sluice, "budget-b", key: otherKey, body)
             #expect(refused.status == 429 && Self.code(refused) == "backpressure", "\(refused.text)")
             #expect(refused.header("Retry-After") != nil)
-            for tenant in ["budget-a", "budget-b"] {
-                _ = try await sluice.send("PUT", "/api/v1/tenants/\(tenant)/stream/instances", token: Self.admin,
-                                          body: .bytes(Array(#"{"desired": 1}"#.utf8)))
-            }
+            for tenant in ["budget-a", "budget-b"] { try await StreamTests.setInstances(sluice, tenant, 1) }
             for task in held { #expect(try await task.value.status == 200) }
             // Answered requests gave their bytes back.
             #expect(try await StreamTests.post(sluice, "budget-b", key: otherKey, body).status == 200)
@@ -118,11 +108,7 @@ import Testing
 
     @Test func instancesFollowTheDesiredCountWithinTheTenantsBounds() async throws {
         try await InProcessSluice.with { sluice in
-            let idle = tenantYAML("inst-idle") + """
-
-                service_agreement:
-                  stream: {min_instances: 0, max_instances: 4, idle_stop_seconds: 1}
-                """
+            let idle = Self.streamTenant("inst-idle", "{min_instances: 0, max_instances: 4, idle_stop_seconds: 1}")
             let idleKey = try await sluice.createTenant(idle, contentType: "application/yaml")
             let state = try await Self.instances(sluice, "inst-idle", token: idleKey)
             #expect(state["running"] as? Int == 0 && state["desired"] as? Int == 1 && state["min"] as? Int == 0 && state["max"] as? Int == 4)
@@ -132,11 +118,7 @@ import Testing
                 try await Self.instances(sluice, "inst-idle")["running"] as? Int == 0
             }
 
-            let yaml = tenantYAML("inst-a") + """
-
-                service_agreement:
-                  stream: {min_instances: 0, max_instances: 4}
-                """
+            let yaml = Self.streamTenant("inst-a", "{min_instances: 0, max_instances: 4}")
             let key = try await sluice.createTenant(yaml, contentType: "application/yaml")
 
             let put = try await sluice.send("PUT", "/api/v1/tenants/inst-a/stream/instances", token: Self.admin,
@@ -183,11 +165,7 @@ import Testing
 
     @Test func minimumInstancesRunWithoutTraffic() async throws {
         try await InProcessSluice.with { sluice in
-            let yaml = tenantYAML("inst-m") + """
-
-                service_agreement:
-                  stream: {min_instances: 2, max_instances: 3}
-                """
+            let yaml = Self.streamTenant("inst-m", "{min_instances: 2, max_instances: 3}")
             _ = try await sluice.createTenant(yaml, contentType: "application/yaml")
             // Started when the tenant is created, without a message.
             try await waitUntil("the minimum instances run", timeout: .seconds(60), interval: .milliseconds(100)) {
