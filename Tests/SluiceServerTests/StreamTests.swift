@@ -63,10 +63,14 @@ import Testing
             let compressed = try Gzip.compress(Array((Self.reading("g1", at: 1, value: 1) + "\n").utf8))
             let gzip = try await sluice.send("POST", "/api/v1/tenants/stream-f/stream", token: key,
                                              headers: [("Content-Encoding", "gzip")], body: .bytes(compressed))
+            // curl's --data-binary sends application/x-www-form-urlencoded: taken as NDJSON, the default.
+            let curl = try await Self.post(sluice, "stream-f", key: key, Self.reading("d1", at: 1, value: 1),
+                                           contentType: "application/x-www-form-urlencoded")
+            #expect(curl.status == 200 && curl.member("accepted") as? Int == 1, "\(curl.text)")
             let gzipAccepted = try gzip.json()["accepted"] as? Int
             #expect(gzip.status == 200 && gzipAccepted == 1, "\(gzip.text)")
             let count = try sluice.query("SELECT count(*)::int AS n FROM \"stream-f\".readings").first?.decode(Int.self, "n")
-            #expect(count == 4)
+            #expect(count == 5)
         }
     }
 

@@ -9,7 +9,8 @@ public struct StreamPayload: Sendable {
     public enum Format: String, Sendable {
         case ndjson, json, csv
 
-        /// From a `Content-Type` (NDJSON when absent); `nil` for a type the stream API does not take.
+        /// From a `Content-Type` (NDJSON when absent, or curl's default for `--data-binary`); `nil` for a type the
+        /// stream API does not take.
         public init?(contentType: String?) {
             guard let contentType else {
                 self = .ndjson
@@ -17,7 +18,8 @@ public struct StreamPayload: Sendable {
             }
             let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             switch type {
-            case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "": self = .ndjson
+            case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "",
+                 "application/x-www-form-urlencoded": self = .ndjson
             case "application/json": self = .json
             case "text/csv": self = .csv
             default: return nil
