@@ -6,10 +6,12 @@ import SluiceHTTP
 /// the tenant's stream instances, and the stream manager's actions and their log.
 public struct StreamRoutes: Sendable {
     private let manager: StreamManager
+    private let rejects: RejectLog
     private let auth: Authenticator
 
-    public init(manager: StreamManager, auth: Authenticator) {
+    public init(manager: StreamManager, rejects: RejectLog, auth: Authenticator) {
         self.manager = manager
+        self.rejects = rejects
         self.auth = auth
     }
 
@@ -37,6 +39,16 @@ public struct StreamRoutes: Sendable {
                 // Answers to requests without the tenant's key are not the tenant's to count.
                 if authorized { manager.answered(tenant: tenant, status: response.status, seconds: started.duration(to: .now).secondsValue) }
                 return response
+            }),
+            Route(.get, "/api/v1/tenants/{tenant}/stream/batches/{id}/rejects", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let limit = try request.integer("limit", in: 1...1000, default: 100)
+                    let after = try request.integer("after", in: 0...Int.max, default: 0)
+                    let page = try await rejects.page(tenant: tenant, batchID: request.pathParameter("id"), after: after, limit: limit)
+                    return .json(RejectPage(rejects: page, next: page.count == limit ? page.last?.recordNumber : nil))
+                }
             }),
             Route(.get, "/api/v1/tenants/{tenant}/stream/instances", .streaming { request, _ in
                 try await answering {
@@ -120,6 +132,12 @@ public struct StreamRoutes: Sendable {
         } catch {
             throw ServiceError(.invalid, "malformed_body", "the body is not the JSON object expected")
         }
+    }
+
+    /// A page of rejected messages; `next` is the `after` cursor of the following page.
+    private struct RejectPage: Encodable {
+        let rejects: [RejectRecord]
+        let next: Int?
     }
 
     private struct DesiredBody: Decodable {

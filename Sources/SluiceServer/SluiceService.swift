@@ -151,7 +151,7 @@ public final class SluiceService: Sendable {
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
                             + TenantRoutes(tenants: tenants, ingest: ingest, stream: stream, auth: auth).routes
-                            + StreamRoutes(manager: stream, auth: auth).routes
+                            + StreamRoutes(manager: stream, rejects: RejectLog(pool: pool), auth: auth).routes
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,

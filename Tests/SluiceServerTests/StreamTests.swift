@@ -38,6 +38,12 @@ import Testing
             #expect(try rows.allSatisfy { try $0.decode(String.self, "_sluice_source_id") == batch })
             let stored = try sluice.query("SELECT record_number, reason FROM sluice.rejects WHERE batch_id = '\(batch)' ORDER BY 1")
             #expect(try stored.map { try $0.decode(String.self, "reason") } == ["invalid_timestamp", "malformed_record"])
+            let listed = try await sluice.send("GET", "/api/v1/tenants/stream-a/stream/batches/\(batch)/rejects", token: key).json()
+            let page = try #require(listed["rejects"] as? [[String: Any]])
+            #expect(page.map { $0["reason"] as? String } == ["invalid_timestamp", "malformed_record"])
+            #expect(page.last?["raw"] as? String == "not json")
+            let unknown = try await sluice.send("GET", "/api/v1/tenants/stream-a/stream/batches/b0/rejects", token: key)
+            #expect(unknown.status == 404 && unknown.text.contains("batch_not_found"))
             let ledger = try #require(try sluice.query("SELECT accepted, rejected, requests FROM sluice.stream_batches WHERE id = '\(batch)'").first)
             #expect(try ledger.decode(Int.self, "accepted") == 2 && ledger.decode(Int.self, "rejected") == 2)
 
