@@ -68,7 +68,12 @@ final class SnapshotCache: Sendable {
         var entry = cached ?? renderLock.withLock { _ in
             // Another caller may have rendered while this one waited for the lock (the first render).
             if let fresh = cache.withLock({ $0.entry }), ContinuousClock.now - fresh.renderedAt < maximumAge { return fresh }
-            return Entry(renderedAt: .now, plain: render(), gzipped: nil)
+            let rendered = Entry(renderedAt: .now, plain: render(), gzipped: nil)
+            // Published before the lock is released, so a caller waiting for it takes it instead of rendering again.
+            cache.withLock { slot in
+                if slot.entry.map({ $0.renderedAt < rendered.renderedAt }) ?? true { slot.entry = rendered }
+            }
+            return rendered
         }
         if gzip, entry.gzipped == nil {
             // Compression fails only when zlib cannot allocate; then the plain body is served.
