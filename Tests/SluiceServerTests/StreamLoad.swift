@@ -35,6 +35,8 @@ final class StreamLoad: Sendable {
                     let response = try? await TestHTTPClient(port: port()).send(
                         "POST", "/api/v1/tenants/\(tenant)/stream", headers: [("Authorization", "Bearer \(key)")],
                         body: .bytes(Array(lines.joined(separator: "\n").utf8)))
+                    // Pacing, not waiting: a client whose request failed (the server being killed) or was refused
+                    // sends its next one a moment later instead of spinning on the two cores the server needs.
                     guard let response else {
                         try? await Task.sleep(for: .milliseconds(20))
                         continue

@@ -168,13 +168,13 @@ extension StreamPayload {
         case .csv:
             var parser = CSVParser(delimiter: definition.csv.delimiter, quote: definition.csv.quote)
             var names: [String]? = definition.csv.header ? nil : definition.schema.fields.map(\.name)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
             let emit = { (record: CSVParser.Record) in
                 let cells = record.fields.map { String(decoding: $0, as: UTF8.self) }
                 guard let header = names else { return names = cells }
                 var object: [String: String] = [:]
                 for (name, cell) in zip(header, cells) { object[name] = cell }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
                 lines.append(Array((try? encoder.encode(object)) ?? Data("{}".utf8)))
             }
             parser.feed(body, emit)

@@ -39,7 +39,7 @@ extension TenantStream {
     /// Answers the requests of a micro-batch: each with its result, in the window and the metrics.
     func finish(_ entries: [StreamEntry], results: [Result<StreamAnswer, any Error>]) {
         let now = ContinuousClock.now
-        let waiters = state.withLock { state in
+        let (waiters, committed) = state.withLock { state in
             var committed = 0
             for (entry, result) in zip(entries, results) {
                 switch result {
@@ -52,19 +52,16 @@ extension TenantStream {
             }
             if committed > 0 { state.window.batchCommitted(messages: committed) }
             state.lastWork = now
-            return zip(entries, results).compactMap { entry, result in
+            let waiters = zip(entries, results).compactMap { entry, result in
                 state.waiters.removeValue(forKey: entry.id).map { ($0, result) }
             }
+            return (waiters, committed)
         }
-        var committed = 0
-        for (waiter, result) in waiters {
-            if case .success(let answer) = result {
-                metrics.committed(tenant: tenant, accepted: answer.accepted, rejected: answer.rejected)
-                committed += answer.accepted + answer.rejected
-            }
-            waiter.resume(with: result)
+        for case .success(let answer) in results {
+            metrics.committed(tenant: tenant, accepted: answer.accepted, rejected: answer.rejected)
         }
         if committed > 0 { metrics.batchCommitted(tenant: tenant, messages: committed) }
+        for (waiter, result) in waiters { waiter.resume(with: result) }
     }
 
     static func running(_ state: State) -> Int {
