@@ -39,7 +39,7 @@ public struct ReportRoutes: Sendable {
     static let latest = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
 
     /// `from` and `to` as ISO-8601 times between 1583 and 9999; the last 24 hours by default.
-    private static func window(_ request: HTTPRequest) throws -> (Date, Date) {
+    static func window(_ request: HTTPRequest) throws -> (Date, Date) {
         func parse(_ name: String) throws -> Date? {
             guard let text = request.query[name] else { return nil }
             guard let date = try? Date(text, strategy: .iso8601), (earliest...latest).contains(date) else {

@@ -80,6 +80,7 @@ public enum PlatformSchema {
                           AND n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user));
             """),
         StreamSchema.migration,
+        MonitorSchema.migration,
     ]
 
     /// A migrator for the platform schema.

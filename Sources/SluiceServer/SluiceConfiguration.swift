@@ -25,13 +25,20 @@ public struct SluiceConfiguration: Sendable {
     public var ingest = BatchIngestManager.Configuration()
     /// The stream path: queue and micro-batch defaults, windows, request limits.
     public var stream = StreamManager.Configuration()
+    /// The monitor: how often rules are evaluated (their directory is the configuration directory).
+    public var monitor = Monitor.Configuration()
+    /// How often this process records whether it is ready (the `readiness_availability` series).
+    public var readinessProbeInterval: Duration = .seconds(15)
+    /// A bearer token that may post Alertmanager payloads to `/api/v1/alerts/webhook` besides the admin token.
+    public var alertsWebhookToken: String?
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).
     public var dataDirectory = ".sluice"
     /// The staging directory; `nil` is `<dataDirectory>/staging`. Instances sharing a database share it.
     public var stagingDirectory: String?
     /// How often this instance records that it is alive; one silent for six intervals is taken for dead.
     public var heartbeatInterval: Duration = .seconds(10)
-    /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`.
+    /// Directory of configuration files: tenant definitions in `tenants/*.yaml|json`, the monitor's rules in
+    /// `rules/*.yaml` and its routes in `notifications.yaml`.
     public var configDirectory: String?
     /// How long API-key lookups are remembered (see ``APIKeyCache``).
     public var apiKeyCache = APIKeyCache.Configuration()

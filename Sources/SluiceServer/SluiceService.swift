@@ -44,7 +44,7 @@ public final class SluiceService: Sendable {
         defer { embedded?.lock.release() }
         do {
             try await serve(connectionString: embedded?.connectionString ?? configuration.store.databaseURL ?? "",
-                            until: shutdown)
+                            until: shutdown, reload: reload)
         } catch {
             try? await stopping?.stop()
             throw error
@@ -80,7 +80,7 @@ public final class SluiceService: Sendable {
             logger: logger))
     }
 
-    private func serve(connectionString: String, until shutdown: ShutdownSignal) async throws {
+    private func serve(connectionString: String, until shutdown: ShutdownSignal, reload: ReloadSignal) async throws {
         logger.info("using the PostgreSQL store", metadata: ["database": "\(PostgresConnectionString.redacted(connectionString))"])
         let registry = MetricsRegistry(configuration: .init(
             snapshotMaximumAge: .milliseconds(Int(configuration.metrics.snapshotMaximumAgeSeconds * 1000))))
@@ -130,9 +130,21 @@ public final class SluiceService: Sendable {
         let auth = Authenticator(adminToken: try await adminToken(credentials), tenants: tenants,
                                  configuration: configuration.authentication, registry: registry)
 
+        var monitorConfiguration = configuration.monitor
+        monitorConfiguration.directory = configuration.configDirectory
+        let monitor = Monitor(configuration: monitorConfiguration, pool: pool, tenants: tenants,
+                              receivers: [StreamManagerReceiver(control: stream)], metrics: MonitorMetrics(registry: registry),
+                              logger: logger)
+        // A bad rule file refuses the start, as it refuses a reload (which keeps the rules in force).
+        try monitor.reload()
+        reload.onFire { _ = try? monitor.reload() }
+
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
         let components = ComponentRegistry()
+        let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
+        let probes = ReadinessProbes(pool: pool, readiness: readiness, instanceID: instanceID, logger: logger)
+        let probeInterval = configuration.readinessProbeInterval
         let background = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await heartbeat.run(components: components) }
@@ -144,16 +156,19 @@ public final class SluiceService: Sendable {
                 group.addTask { await stream.run(components: components) }
                 group.addTask { await reportPartitions.run(components: components, registry: registry) }
                 group.addTask { await retention.run(components: components, registry: registry) }
+                group.addTask { await monitor.run(components: components) }
+                group.addTask { await probes.run(interval: probeInterval) }
             }
         }
 
         let httpMetrics = HTTPMetrics(registry: registry) { [weak self] in self?.http.withLock { $0 } }
-        let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
         let router = Router(PlatformRoutes(readiness: readiness, registry: registry).routes
                             + TenantRoutes(tenants: tenants, ingest: ingest, stream: stream, auth: auth).routes
                             + StreamRoutes(manager: stream, rejects: RejectLog(pool: pool), auth: auth).routes
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
-                            + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes)
+                            + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes
+                            + SeriesRoutes(store: SeriesStore(pool: pool), auth: auth).routes
+                            + AlertRoutes(monitor: monitor, auth: auth, webhookToken: configuration.alertsWebhookToken).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         let operations = configuration.operations.map {

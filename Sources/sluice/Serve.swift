@@ -64,6 +64,9 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var stream: StreamOptions
 
+    @Option(help: "Seconds between evaluations of the monitor's rules (CONFIG_DIR/rules/*.yaml; reloaded on SIGHUP).")
+    var rulesInterval: Double = 15
+
     @Option(help: "Seconds between this instance's heartbeats; an instance silent for six is dead, and what it left in staging is removed.")
     var heartbeatInterval: Double = 10
 
@@ -83,8 +86,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--head-timeout must be positive, --min-body-rate and --max-connections-per-ip at least 0")
         }
         guard threads > 0, maxConnections > 0, storeConnections > 0, idleTimeout > 0, metricsMaxAge >= 0, ingestWorkers >= 0,
-              ingestLease >= 3, ingestMaxAttempts > 0, heartbeatInterval >= 0.1, shutdownGrace >= 0 else {
-            throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3, --heartbeat-interval at least 0.1")
+              ingestLease >= 3, ingestMaxAttempts > 0, heartbeatInterval >= 0.1, shutdownGrace >= 0, rulesInterval >= 0.1 else {
+            throw ValidationError("--threads, --max-connections, --store-connections, --idle-timeout and --ingest-max-attempts must be positive, --ingest-lease at least 3, --heartbeat-interval and --rules-interval at least 0.1")
         }
         // Each file being ingested holds a store connection; uploads, the API and the queue need others.
         guard storeConnections >= ingestWorkers + 2 else {
@@ -128,6 +131,8 @@ struct Serve: AsyncParsableCommand {
         configuration.ingest.maxAttempts = ingestMaxAttempts
         configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
+        configuration.monitor.interval = .milliseconds(Int(rulesInterval * 1000))
+        configuration.alertsWebhookToken = environment("SLUICE_ALERTS_WEBHOOK_TOKEN").flatMap { $0.isEmpty ? nil : $0 }
         let service = SluiceService(configuration: configuration, logger: logger)
         do {
             try await service.run(until: .onTerminationSignals(forcedExitAfter: .milliseconds(Int((shutdownGrace + 15) * 1000))),

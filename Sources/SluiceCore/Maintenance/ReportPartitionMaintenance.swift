@@ -3,11 +3,27 @@ import Logging
 import SluiceMetrics
 import SluiceStore
 
-/// Creates and drops the daily partitions of `sluice.ingestion_reports` and applies retention.
+/// Creates and drops the daily partitions of `sluice.ingestion_reports` and of the tables partitioned by day
+/// alongside it (the reports' per-minute sums, the readiness probes), and applies retention.
 ///
 /// Partition DDL runs under a transaction-scoped advisory lock, so several instances may run it at once.
 public struct ReportPartitionMaintenance: Sendable {
-    private static let defaultPartition = PostgresIdentifier.qualified(PlatformSchema.name, "ingestion_reports_default")
+    /// A table partitioned by UTC day of one of its columns.
+    struct PartitionedTable: Sendable {
+        let name: String
+        let key: String
+
+        var qualified: String { PostgresIdentifier.qualified(PlatformSchema.name, name) }
+        var defaultPartition: String { PostgresIdentifier.qualified(PlatformSchema.name, name + "_default") }
+    }
+
+    /// The reports first: the names this type returns are theirs; the others get the same days.
+    static let tables = [
+        PartitionedTable(name: "ingestion_reports", key: "started_at"),
+        PartitionedTable(name: "report_minutes", key: "minute"),
+        PartitionedTable(name: "readiness_probes", key: "at"),
+    ]
+    private static let defaultPartition = tables[0].defaultPartition
     private static let lockName = "sluice.ingestion_reports.partitions"
 
     private let pool: PostgresConnectionPool
@@ -24,8 +40,8 @@ public struct ReportPartitionMaintenance: Sendable {
     }
 
     /// Creates the missing daily partitions from the day before `from` through `daysAhead` days after it
-    /// (UTC days); returns the names created. Reports already in the default partition for a new day are
-    /// moved into it.
+    /// (UTC days); returns the names of the report partitions created. Rows already in a default partition
+    /// for a new day are moved into it.
     @discardableResult
     public func ensurePartitions(from: Date, daysAhead: Int = 7) async throws -> [String] {
         guard (0...366).contains(daysAhead) else { throw ServiceError(.invalid, "invalid_argument", "daysAhead must be in 0...366") }
@@ -33,34 +49,47 @@ public struct ReportPartitionMaintenance: Sendable {
         let days = (-1...daysAhead).map { today.advanced(by: $0) }
         return try await pool.withTransaction { connection in
             try Self.lock(connection)
-            let existing = try Self.partitionDays(connection)
             var created: [String] = []
-            for day in days where !existing.contains(day) {
-                try Self.createPartition(day, on: connection)
-                created.append(day.name)
+            for table in Self.tables {
+                let existing = try Self.partitionDays(of: table, connection)
+                for day in days where !existing.contains(day) {
+                    try Self.createPartition(day, of: table, on: connection)
+                    if table.name == Self.tables[0].name { created.append(day.name) }
+                }
             }
             return created
         }
     }
 
-    /// Drops the daily partitions that lie entirely before `cutoff`; returns the names dropped, oldest first.
+    /// Drops the daily partitions that lie entirely before `cutoff`; returns the names of the report
+    /// partitions dropped, oldest first.
     @discardableResult
     public func dropPartitions(olderThan cutoff: Date) async throws -> [String] {
         try await pool.withTransaction { connection in
             try Self.lock(connection)
-            let old = try Self.partitionDays(connection).filter { $0.advanced(by: 1).start <= cutoff }.sorted()
-            for day in old {
-                try connection.execute("DROP TABLE IF EXISTS \(PostgresIdentifier.qualified(PlatformSchema.name, day.name))")
+            var dropped: [String] = []
+            for table in Self.tables {
+                let old = try Self.partitionDays(of: table, connection).filter { $0.advanced(by: 1).start <= cutoff }.sorted()
+                for day in old {
+                    try connection.execute("DROP TABLE IF EXISTS \(PostgresIdentifier.qualified(PlatformSchema.name, day.name(of: table.name)))")
+                }
+                if table.name == Self.tables[0].name { dropped = old.map(\.name) }
             }
-            return old.map(\.name)
+            return dropped
         }
     }
 
-    /// Per-tenant retention: deletes the tenant's reports started before `cutoff`; returns how many.
+    /// Per-tenant retention: deletes the tenant's reports started before `cutoff`, and their per-minute sums;
+    /// returns how many reports.
     @discardableResult
     public func deleteReports(tenant: String, olderThan cutoff: Date) async throws -> Int {
-        try await pool.execute(
-            "DELETE FROM \(IngestionReports.table) WHERE tenant_id = $1 AND started_at < $2", [.init(tenant), .init(cutoff)])
+        // Reports before their sums: the order every writer locks the two tables in.
+        try await pool.withTransaction { connection in
+            let deleted = try connection.execute(
+                "DELETE FROM \(IngestionReports.table) WHERE tenant_id = $1 AND started_at < $2", [.init(tenant), .init(cutoff)])
+            try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1 AND minute < $2", [.init(tenant), .init(cutoff)])
+            return deleted
+        }
     }
 
     /// Rows in the default partition: reports whose day had no partition when they were written.
@@ -70,7 +99,7 @@ public struct ReportPartitionMaintenance: Sendable {
 
     /// How many consecutive days after the UTC day of `date` have a partition.
     public func partitionsAheadDays(from date: Date) async throws -> Int {
-        let days = try await pool.withConnection { try Self.partitionDays($0) }
+        let days = try await pool.withConnection { try Self.partitionDays(of: Self.tables[0], $0) }
         var day = ReportPartitionDay(containing: date).advanced(by: 1)
         var count = 0
         while days.contains(day) {
@@ -109,39 +138,44 @@ public struct ReportPartitionMaintenance: Sendable {
         _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", [.init(lockName)])
     }
 
-    /// The days of the existing daily partitions (the default partition and foreign names are ignored).
-    private static func partitionDays(_ connection: PostgresConnection) throws -> Set<ReportPartitionDay> {
+    /// The days of `table`'s existing daily partitions (the default partition and foreign names are ignored).
+    private static func partitionDays(of table: PartitionedTable, _ connection: PostgresConnection) throws -> Set<ReportPartitionDay> {
         let rows = try connection.query("""
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = to_regclass($1)
-            """, [.init(IngestionReports.table)])
-        return Set(try rows.compactMap { try $0.decode(String.self, "relname").flatMap(ReportPartitionDay.init(partitionName:)) })
+            """, [.init(table.qualified)])
+        return Set(try rows.compactMap {
+            try $0.decode(String.self, "relname").flatMap { ReportPartitionDay(partitionName: $0, of: table.name) }
+        })
     }
 
-    /// Creates `day`'s partition, first moving any of its reports out of the default partition (PostgreSQL
-    /// refuses to create a partition whose rows sit in the default one).
-    private static func createPartition(_ day: ReportPartitionDay, on connection: PostgresConnection) throws {
+    /// Creates `day`'s partition of `table`, first moving any of its rows out of the default partition
+    /// (PostgreSQL refuses to create a partition whose rows sit in the default one). Moved reports are not
+    /// counted again in their per-minute sums.
+    private static func createPartition(_ day: ReportPartitionDay, of table: PartitionedTable, on connection: PostgresConnection) throws {
         let range: [PostgresValue] = [.init(day.start), .init(day.advanced(by: 1).start)]
         let stranded = try connection.query(
-            "SELECT count(*)::int AS n FROM \(defaultPartition) WHERE started_at >= $1 AND started_at < $2", range)
+            "SELECT count(*)::int AS n FROM \(table.defaultPartition) WHERE \(table.key) >= $1 AND \(table.key) < $2", range)
         let moving = try stranded.first?.decode(Int.self, "n") ?? 0 > 0
+        let holding = "pg_temp.\(table.name)_move"
         if moving {
             try connection.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS report_move (LIKE \(IngestionReports.table)) ON COMMIT DROP")
+                "CREATE TEMPORARY TABLE IF NOT EXISTS \(table.name)_move (LIKE \(table.qualified)) ON COMMIT DROP")
             try connection.execute("""
-                WITH moved AS (DELETE FROM \(defaultPartition) WHERE started_at >= $1 AND started_at < $2 RETURNING *)
-                INSERT INTO pg_temp.report_move SELECT * FROM moved
+                WITH moved AS (DELETE FROM \(table.defaultPartition) WHERE \(table.key) >= $1 AND \(table.key) < $2 RETURNING *)
+                INSERT INTO \(holding) SELECT * FROM moved
                 """, range)
         }
         try connection.execute("""
-            CREATE TABLE IF NOT EXISTS \(PostgresIdentifier.qualified(PlatformSchema.name, day.name))
-            PARTITION OF \(IngestionReports.table)
+            CREATE TABLE IF NOT EXISTS \(PostgresIdentifier.qualified(PlatformSchema.name, day.name(of: table.name)))
+            PARTITION OF \(table.qualified)
             FOR VALUES FROM (\(day.boundLiteral)) TO (\(day.advanced(by: 1).boundLiteral))
             """)
         if moving {
-            try connection.execute(
-                "INSERT INTO \(IngestionReports.table) OVERRIDING SYSTEM VALUE SELECT * FROM pg_temp.report_move")
-            try connection.execute("DELETE FROM pg_temp.report_move")
+            try connection.execute("SET LOCAL \(MonitorSchema.movingReportsSetting) = 'on'")
+            try connection.execute("INSERT INTO \(table.qualified) OVERRIDING SYSTEM VALUE SELECT * FROM \(holding)")
+            try connection.execute("SET LOCAL \(MonitorSchema.movingReportsSetting) = 'off'")
+            try connection.execute("DELETE FROM \(holding)")
         }
     }
 }

@@ -123,9 +123,15 @@ public struct IngestionReports: Sendable {
         }
     }
 
-    /// Deletes every report of `tenant` (when the tenant is deleted); returns how many.
+    /// Deletes every report of `tenant` and their per-minute sums (when the tenant is deleted); returns how
+    /// many reports.
     @discardableResult
     public func deleteTenant(_ tenant: String) async throws -> Int {
-        try await pool.execute("DELETE FROM \(Self.table) WHERE tenant_id = $1", [.init(tenant)])
+        // Reports before their sums: the order every writer locks the two tables in.
+        try await pool.withTransaction { connection in
+            let deleted = try connection.execute("DELETE FROM \(Self.table) WHERE tenant_id = $1", [.init(tenant)])
+            try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1", [.init(tenant)])
+            return deleted
+        }
     }
 }

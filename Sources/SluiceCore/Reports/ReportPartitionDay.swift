@@ -1,11 +1,11 @@
 import Foundation
 
-/// A UTC calendar day, the unit of `sluice.ingestion_reports` partitioning.
+/// A UTC calendar day, the unit of partitioning of `sluice.ingestion_reports` and the tables partitioned
+/// alongside it (``ReportPartitionMaintenance/PartitionedTable``).
 ///
 /// Partition names and bounds are produced only from this value (never from input), because
 /// `FOR VALUES` cannot take parameters.
 struct ReportPartitionDay: Hashable, Comparable, Sendable {
-    static let namePrefix = "ingestion_reports_"
     private static let secondsPerDay = 86_400.0
 
     /// Days since 1970-01-01 UTC.
@@ -18,10 +18,11 @@ struct ReportPartitionDay: Hashable, Comparable, Sendable {
         index = Int((date.timeIntervalSince1970 / Self.secondsPerDay).rounded(.down))
     }
 
-    /// The day a partition named `ingestion_reports_YYYYMMDD` covers; nil for any other name.
-    init?(partitionName name: String) {
-        guard name.hasPrefix(Self.namePrefix) else { return nil }
-        let digits = name.dropFirst(Self.namePrefix.count)
+    /// The day a partition of `table` named `<table>_YYYYMMDD` covers; nil for any other name.
+    init?(partitionName name: String, of table: String = "ingestion_reports") {
+        let prefix = table + "_"
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = name.dropFirst(prefix.count)
         guard digits.count == 8, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits) else {
             return nil
         }
@@ -30,7 +31,7 @@ struct ReportPartitionDay: Hashable, Comparable, Sendable {
         parts.tm_mon = Int32(value / 100 % 100 - 1)
         parts.tm_mday = Int32(value % 100)
         let day = ReportPartitionDay(index: Int(timegm(&parts)) / 86_400)
-        guard day.name == name else { return nil }
+        guard day.name(of: table) == name else { return nil }
         self = day
     }
 
@@ -41,10 +42,13 @@ struct ReportPartitionDay: Hashable, Comparable, Sendable {
 
     func advanced(by days: Int) -> ReportPartitionDay { ReportPartitionDay(index: index + days) }
 
-    /// The partition's table name, e.g. `ingestion_reports_20261121`.
-    var name: String {
+    /// The name of the report partition, e.g. `ingestion_reports_20261121`.
+    var name: String { name(of: "ingestion_reports") }
+
+    /// The name of `table`'s partition for the day, e.g. `report_minutes_20261121`.
+    func name(of table: String) -> String {
         let (year, month, day) = civil
-        return Self.namePrefix + pad(year, 4) + pad(month, 2) + pad(day, 2)
+        return table + "_" + pad(year, 4) + pad(month, 2) + pad(day, 2)
     }
 
     /// The day's start as a SQL `timestamptz` literal, e.g. `'2026-11-21 00:00:00+00'`.

@@ -13,11 +13,15 @@ public struct StreamWindowDetails: Sendable, Codable, Equatable {
     public var latencyMeanSeconds: Double?
     public var latencyP95Seconds: Double?
     public var latencyMaxSeconds: Double?
+    /// Committed messages whose latency was at most each ``LatencyBuckets`` bound (cumulative).
+    public var latencyAtMost: [Int64]?
     /// Micro-batches committed and their mean size in messages.
     public var microBatches: Int64 = 0
     public var meanBatchMessages: Double?
     /// At the window's end.
     public var queueMessages: Int = 0
+    /// How long the oldest queued message had waited, if any was queued.
+    public var queueOldestAgeSeconds: Double?
     public var instancesRunning: Int = 0
     /// Instances started during the window, and the longest start (added to its first request's latency).
     public var instancesStarted: Int = 0
@@ -31,6 +35,7 @@ public struct StreamWindowDetails: Sendable, Codable, Equatable {
         case latencyMeanSeconds = "latency_mean_seconds", latencyP95Seconds = "latency_p95_seconds"
         case latencyMaxSeconds = "latency_max_seconds", microBatches = "micro_batches"
         case meanBatchMessages = "mean_batch_messages", queueMessages = "queue_messages"
+        case latencyAtMost = "latency_le", queueOldestAgeSeconds = "queue_oldest_age_seconds"
         case instancesRunning = "instances_running", instancesStarted = "instances_started"
         case instanceStartMaxSeconds = "instance_start_max_seconds"
     }

@@ -79,10 +79,28 @@ public enum StreamAction: Sendable, Equatable {
 /// The stream manager as the rest of Sluice drives it: the one way back into the stream path, for the
 /// monitor's notifications and the admin API alike.
 public protocol StreamControl: Sendable {
-    /// Validates `action` against the tenant's bounds, applies it, logs it (with `source`, e.g. `api` or
-    /// `monitor:<rule>`) and returns the log entry. An action outside the bounds is `rejected` (logged too);
-    /// scaling past a bound stops at it (`clamped`).
-    func apply(_ action: StreamAction, tenant: String, source: String) async throws -> StreamActionRecord
+    /// Validates `action` against the tenant's bounds, applies it, logs it (with `source`, e.g. `api`,
+    /// `alert:<rule>` or `alertmanager:<alertname>`, and the alert that caused it) and returns the log entry.
+    /// An action outside the bounds is `rejected` (logged too); scaling past a bound stops at it (`clamped`).
+    func apply(_ action: StreamAction, tenant: String, source: String, cause: StreamActionCause?) async throws -> StreamActionRecord
+}
+
+/// The alert that caused a stream action: the monitor's or an inbound Alertmanager's.
+public struct StreamActionCause: Sendable, Codable, Equatable {
+    public var alert: String
+    /// `firing` or `resolved`.
+    public var status: String
+    public var fingerprint: String
+    public var labels: [String: String]
+    public var value: Double?
+
+    public init(alert: String, status: String, fingerprint: String, labels: [String: String], value: Double?) {
+        self.alert = alert
+        self.status = status
+        self.fingerprint = fingerprint
+        self.labels = labels
+        self.value = value
+    }
 }
 
 /// One tenant's stream instances as the manager in this process sees them.
@@ -143,9 +161,11 @@ public struct StreamActionRecord: Sendable, Codable, Equatable {
     /// The Sluice process that applied it.
     public var instanceID: String
     public var at: Date
+    /// The alert that caused it, if one did.
+    public var cause: StreamActionCause?
 
     enum CodingKeys: String, CodingKey {
-        case id, tenant, action, parameters, source, outcome, message, state, at
+        case id, tenant, action, parameters, source, outcome, message, state, at, cause
         case instanceID = "instance_id"
     }
 }

@@ -12,11 +12,12 @@ struct StreamActionLog: Sendable {
         encoder.dateEncodingStrategy = .iso8601
         let parameters = String(decoding: try encoder.encode(record.parameters), as: UTF8.self)
         let state = String(decoding: try encoder.encode(record.state), as: UTF8.self)
+        let cause = try record.cause.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let rows = try await pool.query("""
-            INSERT INTO sluice.stream_actions (tenant_id, action, parameters, source, outcome, message, state, instance_id, at)
-            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9) RETURNING id
+            INSERT INTO sluice.stream_actions (tenant_id, action, parameters, source, outcome, message, state, instance_id, at, cause)
+            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb) RETURNING id
             """, [.init(record.tenant), .init(record.action), .init(parameters), .init(record.source), .init(record.outcome),
-                  .init(record.message), .init(state), .init(record.instanceID), .init(record.at)])
+                  .init(record.message), .init(state), .init(record.instanceID), .init(record.at), .init(cause)])
         return try rows.first?.decode(Int64.self, "id") ?? 0
     }
 
@@ -25,7 +26,8 @@ struct StreamActionLog: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return try await pool.query("""
-            SELECT id, tenant_id, action, parameters::text AS parameters, source, outcome, message, state::text AS state, instance_id, at
+            SELECT id, tenant_id, action, parameters::text AS parameters, source, outcome, message, state::text AS state, instance_id, at,
+                   cause::text AS cause
             FROM sluice.stream_actions WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY id DESC LIMIT $2
             """, [.init(tenant), .init(limit)]).map { row in
             StreamActionRecord(
@@ -35,7 +37,8 @@ struct StreamActionLog: Sendable {
                 source: try row.decode(String.self, "source") ?? "", outcome: try row.decode(String.self, "outcome") ?? "",
                 message: try row.decode(String.self, "message"),
                 state: try decoder.decode(StreamInstancesState.self, from: Data((try row.decode(String.self, "state") ?? "{}").utf8)),
-                instanceID: try row.decode(String.self, "instance_id") ?? "", at: try row.decode(Date.self, "at") ?? Date())
+                instanceID: try row.decode(String.self, "instance_id") ?? "", at: try row.decode(Date.self, "at") ?? Date(),
+                cause: try row.decode(String.self, "cause").map { try decoder.decode(StreamActionCause.self, from: Data($0.utf8)) })
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A tenant's queue of stream requests, bounded by messages and bytes, and the group-commit policy that
 /// turns it into micro-batches: a value, driven under its owner's lock, doing no I/O.
 struct StreamQueue: Sendable {
@@ -32,6 +34,9 @@ struct StreamQueue: Sendable {
     }
 
     var isEmpty: Bool { head == entries.count }
+
+    /// When the oldest queued request arrived.
+    var oldestReceivedAt: Date? { isEmpty ? nil : entries[head].receivedAt }
 
     /// Whether `entry` fits beside what is queued (one larger than the bounds never does).
     func fits(_ entry: StreamEntry) -> Bool {

@@ -13,6 +13,7 @@ struct StreamWindow: Sendable {
     private var rejectedByReason: [String: Int64] = [:]
     private var latencySum = 0.0
     private var latencyCount: Int64 = 0
+    private var latencyAtMost = [Int64](repeating: 0, count: LatencyBuckets.bounds.count)
     private var samples: [Double] = []
     private var sampled = 0
     private var batchMessages: Int64 = 0
@@ -45,6 +46,9 @@ struct StreamWindow: Sendable {
         latencySum += latency * Double(messages)
         latencyCount += Int64(messages)
         details.latencyMaxSeconds = max(details.latencyMaxSeconds ?? 0, latency)
+        if let first = LatencyBuckets.bounds.firstIndex(where: { latency <= $0 }) {
+            for index in first..<latencyAtMost.count { latencyAtMost[index] += Int64(messages) }
+        }
         sampled += 1
         if samples.count < Self.maximumSamples {
             samples.append(latency)
@@ -70,12 +74,14 @@ struct StreamWindow: Sendable {
     }
 
     /// The window's report, closing at `finishedAt` with the queue and instances as they are then.
-    func report(tenant: String, sourceID: String, finishedAt: Date, queueMessages: Int, instancesRunning: Int,
-                appKind: String) -> IngestionReport {
+    func report(tenant: String, sourceID: String, finishedAt: Date, queueMessages: Int, queueOldest: Date?,
+                instancesRunning: Int, appKind: String) -> IngestionReport {
         var details = self.details
         details.queueMessages = queueMessages
+        details.queueOldestAgeSeconds = queueOldest.map { max(0, finishedAt.timeIntervalSince($0)) }
         details.instancesRunning = instancesRunning
         if latencyCount > 0 {
+            details.latencyAtMost = latencyAtMost
             details.latencyMeanSeconds = latencySum / Double(latencyCount)
             let sorted = samples.sorted()
             details.latencyP95Seconds = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]

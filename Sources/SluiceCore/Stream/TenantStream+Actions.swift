@@ -84,7 +84,7 @@ extension TenantStream {
             metrics.queue(tenant: tenant, messages: state.queue.messages, bytes: state.queue.bytes)
             guard closed.hasTraffic || running > 0 else { return nil }
             return closed.report(tenant: tenant, sourceID: sourceID, finishedAt: now, queueMessages: state.queue.messages,
-                                 instancesRunning: running, appKind: state.definition.effectiveStreamApp.kind.rawValue)
+                                 queueOldest: state.queue.oldestReceivedAt, instancesRunning: running, appKind: state.definition.effectiveStreamApp.kind.rawValue)
         }
     }
 

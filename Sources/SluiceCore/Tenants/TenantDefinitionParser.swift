@@ -63,7 +63,7 @@ public enum TenantDefinitionParser {
 
     // MARK: Generic tree
 
-    private static func tree(_ bytes: [UInt8], format: DefinitionFormat) throws(TenantDefinitionError) -> JSONValue {
+    static func tree(_ bytes: [UInt8], format: DefinitionFormat) throws(TenantDefinitionError) -> JSONValue {
         switch format {
         case .json:
             let value: JSONValue

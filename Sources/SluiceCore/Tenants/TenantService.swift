@@ -135,6 +135,19 @@ public struct TenantService: Sendable {
         ).map(Self.record)
     }
 
+    /// Every tenant's metadata, by id, without reading whole definitions.
+    public func metadata() async throws -> [String: [String: String]] {
+        let rows = try await pool.query(
+            "SELECT id, coalesce(definition->'metadata', '{}')::text AS metadata FROM sluice.tenants WHERE deleting_since IS NULL")
+        var result: [String: [String: String]] = [:]
+        for row in rows {
+            guard let id = try row.decode(String.self, "id") else { continue }
+            let text = try row.decode(String.self, "metadata") ?? "{}"
+            result[id] = (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+        }
+        return result
+    }
+
     /// The tenants with an ingestion schedule and their cron expressions, without reading whole definitions.
     public func schedules() async throws -> [(tenant: String, cron: String)] {
         try await pool.query("""

@@ -1,0 +1,127 @@
+import Foundation
+
+/// One evaluation: read the sums, evaluate every rule, store the transitions, then notify.
+extension Monitor {
+    /// What an evaluation did.
+    public struct Evaluation: Sendable {
+        public var active: [ActiveAlert]
+        public var objectives: [ObjectiveStatus]
+        /// Transitions stored: (rule, fingerprint, transition).
+        public var transitions: [(alert: String, tenant: String?, transition: String)]
+        /// Notifications handed to receivers.
+        public var notified: Int
+    }
+
+    /// Evaluates every rule at `time`, stores the alerts' new state and transitions in one transaction, and
+    /// gives receivers the firing and resolved transitions not yet given (those of an earlier evaluation
+    /// that stopped before notifying, too).
+    @discardableResult
+    public func evaluate(at time: Date) async throws -> Evaluation {
+        let started = ContinuousClock.now
+        let configuration = rules
+        do {
+            let windows = configuration.rules.reduce(into: Set<Int>()) { $0.formUnion($1.windows) }
+            let needsProbes = configuration.rules.contains { rule in
+                if case .threshold(let threshold) = rule.condition { return !threshold.series.isPerTenant }
+                return false
+            }
+            let needsBacklog = configuration.rules.contains { rule in
+                if case .threshold(let threshold) = rule.condition { return threshold.series.source == .backlog }
+                return false
+            }
+            async let tenantMetadata = tenants.metadata()
+            async let sums = series.sums(at: time, windows: windows, tenants: nil)
+            async let probes = needsProbes ? series.probes(at: time, windows: windows) : [:]
+            async let backlog = needsBacklog ? series.backlog(at: time, tenants: nil) : [:]
+            async let stored = store.active()
+            let evaluator = RuleEvaluator(rules: configuration.rules, tenants: try await tenantMetadata, sums: try await sums,
+                                          probes: try await probes, backlog: try await backlog)
+            let (findings, objectives) = evaluator.evaluate()
+            let previous = Dictionary(try await stored.map { (AlertKey(rule: $0.rule, fingerprint: $0.fingerprint), $0) },
+                                      uniquingKeysWith: { first, _ in first })
+            let changes = transitions(findings, previous: previous, at: time)
+            try await store.save(changes, at: time)
+            let active = try await store.active()
+            metrics.publish(active, objectives: objectives)
+            let notified = await notifyPending()
+            metrics.evaluated(seconds: started.duration(to: .now).secondsValue, at: time.timeIntervalSince1970)
+            return Evaluation(active: active, objectives: objectives,
+                              transitions: changes.filter { $0.transition != .none }.map {
+                                  ($0.key.rule, ($0.alert ?? $0.previous)?.tenant, $0.transition.rawValue)
+                              }, notified: notified)
+        } catch {
+            metrics.failed(rules: configuration.rules)
+            throw error
+        }
+    }
+
+    /// The new state of every alert a finding names, and of every stored alert no finding names any more
+    /// (its rule is gone, or its tenant left the rule's scope): those resolve.
+    private func transitions(_ findings: [RuleFinding], previous: [AlertKey: ActiveAlert], at time: Date)
+        -> [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)] {
+        var changes: [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)] = []
+        var seen: Set<AlertKey> = []
+        for finding in findings {
+            seen.insert(finding.key)
+            let before = previous[finding.key]
+            var (after, transition) = ActiveAlert.next(before, holds: finding.holds, at: time, pendingFor: finding.rule.pendingFor,
+                                                      keepFiringFor: finding.rule.keepFiringFor) {
+                ActiveAlert(rule: finding.rule.name, fingerprint: finding.key.fingerprint, tenant: finding.tenant, labels: finding.labels,
+                            annotations: finding.annotations, state: .pending, value: finding.value, activeAt: time, firedAt: nil,
+                            keepFiringSince: nil, evaluatedAt: time)
+            }
+            after?.value = finding.value
+            after?.annotations = finding.annotations
+            var ended = before
+            ended?.value = finding.value
+            guard after != before || transition != .none else { continue }
+            changes.append((finding.key, after, transition, ended))
+        }
+        for (key, alert) in previous where !seen.contains(key) && !key.rule.hasPrefix(Self.inboundPrefix) {
+            changes.append((key, nil, alert.state == .firing ? .resolved : .inactive, alert))
+        }
+        return changes
+    }
+
+    /// Gives receivers every firing or resolved transition not yet given, in order; returns how many.
+    @discardableResult
+    func notifyPending() async -> Int {
+        guard let events = try? await store.unnotified() else { return 0 }
+        let configuration = rules
+        for event in events {
+            let rule = configuration.rules.first { $0.name == event.alert.rule }
+            let status: AlertNotification.Status = event.state == "firing" ? .firing : .resolved
+            let notification = AlertNotification(
+                status: status, labels: event.alert.labels, annotations: event.alert.annotations, startsAt: event.alert.activeAt,
+                endsAt: status == .resolved ? event.at : nil, value: event.alert.value, source: "alert:\(event.alert.rule)",
+                actions: (status == .firing ? rule?.firingActions : rule?.resolvedActions) ?? [])
+            await deliver(notification, route: configuration.route)
+            do {
+                try await store.markNotified(event.id, at: now())
+            } catch {
+                logger.warning("could not mark an alert notification as sent", metadata: ["error": "\(error)"])
+                break
+            }
+        }
+        return events.count
+    }
+
+    /// Hands `notification` to every receiver `route` picks for its labels; a receiver's failure is logged and
+    /// counted, and never stops the others.
+    func deliver(_ notification: AlertNotification, route: NotificationRoute) async {
+        for name in route.receivers(for: notification.labels) {
+            guard let receiver = receivers[name] else {
+                metrics.notified(receiver: name, integration: "none", outcome: "no_integration")
+                continue
+            }
+            do {
+                try await receiver.deliver(notification)
+                metrics.notified(receiver: name, integration: receiver.integration, outcome: "delivered")
+            } catch {
+                metrics.notified(receiver: name, integration: receiver.integration, outcome: "failed")
+                logger.warning("notification not delivered", metadata: [
+                    "receiver": "\(name)", "alert": "\(notification.name)", "tenant": "\(notification.tenant ?? "")", "error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import SluiceStore
+import Synchronization
+
+/// The stream ingest monitor: evaluates the rules over the report time series every interval (in one
+/// process at a time), keeps alert state in the store, and hands firing and resolved alerts to the
+/// receivers the route tree picks, the stream manager first among them.
+public final class Monitor: Sendable {
+    public struct Configuration: Sendable {
+        /// Between evaluations.
+        public var interval: Duration = .seconds(15)
+        /// The configuration directory holding `rules/` and `notifications.yaml`; none: no rules.
+        public var directory: String?
+
+        public init(interval: Duration = .seconds(15), directory: String? = nil) {
+            self.interval = interval
+            self.directory = directory
+        }
+    }
+
+    let configuration: Configuration
+    let pool: PostgresConnectionPool
+    let tenants: TenantService
+    let metrics: MonitorMetrics
+    let logger: Logger
+    public let store: AlertStore
+    let series: SeriesStore
+    let receivers: [String: any NotificationReceiver]
+    private let leadership: MonitorLeadership
+    private let current = Mutex(MonitorConfiguration())
+    /// The time evaluations run at: the wall clock, or a simulated one in tests.
+    let now: @Sendable () -> Date
+
+    public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, receivers: [any NotificationReceiver],
+                metrics: MonitorMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.pool = pool
+        self.tenants = tenants
+        self.metrics = metrics
+        self.logger = logger
+        self.now = clock
+        self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        store = AlertStore(pool: pool)
+        series = SeriesStore(pool: pool)
+        leadership = MonitorLeadership(connectionString: pool.connectionString)
+    }
+
+    /// The rules and routes in force.
+    public var rules: MonitorConfiguration { current.withLock { $0 } }
+
+    /// Loads the configuration directory again. A configuration with any problem is refused whole (the
+    /// rules in force stay) and thrown as `invalid_rules` with every problem.
+    @discardableResult
+    public func reload() throws(ServiceError) -> MonitorConfiguration {
+        guard let directory = configuration.directory else { return rules }
+        do {
+            let loaded = try MonitorConfiguration.load(directory: directory)
+            current.withLock { $0 = loaded }
+            metrics.reloaded(loaded, at: Date().timeIntervalSince1970)
+            logger.info("monitor rules loaded", metadata: ["rules": "\(loaded.rules.count)", "directory": "\(directory)"])
+            return loaded
+        } catch {
+            metrics.reloaded(nil, at: 0)
+            logger.error("monitor rules refused; the previous ones stay", metadata: ["problems": "\(error.details)"])
+            throw error
+        }
+    }
+
+    /// Whether this process evaluates (taking the lead if no process has it).
+    public func lead() async -> Bool {
+        let leads = await leadership.acquire()
+        metrics.leading(leads)
+        return leads
+    }
+
+    /// Gives the lead up, for another process to take.
+    public func resign() async {
+        await leadership.resign()
+        metrics.leading(false)
+    }
+
+    /// Evaluates until cancelled, while this process leads; the others keep asking.
+    public func run(components: ComponentRegistry) async {
+        let name = "monitor"
+        components.setRunning(name, true)
+        defer { components.setRunning(name, false) }
+        while !Task.isCancelled {
+            if await lead() {
+                do {
+                    try await evaluate(at: now())
+                } catch {
+                    logger.warning("rule evaluation failed", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: configuration.interval)
+        }
+        await resign()
+    }
+}

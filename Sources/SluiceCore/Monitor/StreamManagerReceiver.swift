@@ -1,0 +1,20 @@
+/// The receiver that closes the loop: a notification's stream actions (the rule's for its status, or an
+/// inbound alert's `sluice_action`) applied through ``StreamControl`` and logged with the alert as cause.
+public struct StreamManagerReceiver: NotificationReceiver {
+    public let name = MonitorConfiguration.streamManagerReceiver
+    public let integration = "stream_manager"
+    private let control: any StreamControl
+
+    public init(control: any StreamControl) {
+        self.control = control
+    }
+
+    public func deliver(_ notification: AlertNotification) async throws {
+        guard let tenant = notification.tenant, !notification.actions.isEmpty else { return }
+        let cause = StreamActionCause(alert: notification.name, status: notification.status.rawValue,
+                                      fingerprint: notification.fingerprint, labels: notification.labels, value: notification.value)
+        for action in notification.actions {
+            _ = try await control.apply(action, tenant: tenant, source: notification.source, cause: cause)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+@testable import SluiceCore
+import SluiceMetrics
+import SluiceStore
+import SluiceTestSupport
+import Synchronization
+import Testing
+
+/// A receiver that keeps what it is given.
+final class RecordingReceiver: NotificationReceiver {
+    let name: String
+    let integration = "test"
+    private let received = Mutex<[AlertNotification]>([])
+
+    init(name: String = MonitorConfiguration.streamManagerReceiver) {
+        self.name = name
+    }
+
+    var notifications: [AlertNotification] { received.withLock { $0 } }
+
+    func deliver(_ notification: AlertNotification) async throws {
+        received.withLock { $0.append(notification) }
+    }
+}
+
+/// The monitor over synthetic reports in real partitions, on a simulated clock: threshold rules with `for`
+/// and `keep_firing_for`, no data, scopes, persisted state across restarts, one evaluating process, reloads.
+@Suite struct MonitorTests {
+    private let ten = MonitorTestData.tenOClock
+
+    private func at(_ minutes: Double) -> Date { ten.addingTimeInterval(minutes * 60) }
+
+    /// A monitor of `pool` with `rules` in a fresh configuration directory.
+    private func monitor(_ pool: PostgresConnectionPool, rules: String, receiver: RecordingReceiver = RecordingReceiver(),
+                         registry: MetricsRegistry = MetricsRegistry()) throws -> (Monitor, RecordingReceiver, String) {
+        let directory = try RuleFileTests.directory(rules: ["rules.yaml": rules])
+        let monitor = Monitor(configuration: .init(directory: directory), pool: pool,
+                              tenants: TenantService(pool: pool, staging: StagingArea(root: directory + "/staging", instance: "test"),
+                                                     logger: Logger(label: "test")),
+                              receivers: [receiver], metrics: MonitorMetrics(registry: registry), logger: Logger(label: "test"))
+        try monitor.reload()
+        return (monitor, receiver, directory)
+    }
+
+    private func tenants(_ pool: PostgresConnectionPool, _ metadata: [String: String]) async throws {
+        for (tenant, tier) in metadata {
+            try await pool.execute("INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $1, $2::jsonb, 'api')",
+                                   [.init(tenant), .init("{\"metadata\": {\"tier\": \"\(tier)\"}}")])
+        }
+    }
+
+    /// Reject ratios per minute from 10:00: 50 % for three minutes, then none.
+    private func seedRejects(_ pool: PostgresConnectionPool, tenant: String = "tenant-a") async throws {
+        try await MonitorTestData.insert((0..<8).map { minute in
+            MonitorTestData.file(tenant, at: at(Double(minute)).addingTimeInterval(5), rows: 100, rejected: minute < 3 ? 50 : 0,
+                                 outcome: minute < 3 ? .partial : .succeeded)
+        }, into: pool)
+    }
+
+    private static let rejectRule = """
+        rules:
+          - name: RejectsHigh
+            kind: threshold
+            series: reject_ratio
+            window: 1m
+            op: ">"
+            threshold: 0.2
+            for: 1m
+            keep_firing_for: 1m
+            scope: {tenant: tenant-a}
+            labels: {severity: ticket}
+            annotations: {summary: "{{ .tenant }} rejects {{ .value }}"}
+            actions:
+              firing: [{action: scale_up, by: 2}]
+              resolved: [{action: scale_down, by: 2}]
+        """
+
+    @Test func forAndKeepFiringForFireAndResolveAtTheExpectedTimes() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        try await tenants(pool, ["tenant-a": "gold", "tenant-b": "silver"])
+        try await seedRejects(pool)
+        try await seedRejects(pool, tenant: "tenant-b")
+        let (monitor, receiver, _) = try monitor(pool, rules: Self.rejectRule)
+        var timeline: [String] = []
+        for minutes in stride(from: 0.5, through: 6, by: 0.5) {
+            let evaluation = try await monitor.evaluate(at: at(minutes))
+            for transition in evaluation.transitions {
+                #expect(transition.tenant == "tenant-a", "tenant-b is out of scope")
+                timeline.append("\(minutes):\(transition.transition)")
+            }
+        }
+        // Pending at 10:00:30, firing a minute later; the condition stops holding at 10:03 (its minute has no rejects)
+        // and the alert keeps firing a minute more.
+        #expect(timeline == ["0.5:pending", "1.5:firing", "4.0:resolved"])
+        let notifications = receiver.notifications
+        #expect(notifications.map(\.status) == [.firing, .resolved])
+        #expect(notifications.first?.actions == [.scaleUp(by: 2)] && notifications.last?.actions == [.scaleDown(by: 2)])
+        #expect(notifications.first?.labels == ["alertname": "RejectsHigh", "tenant": "tenant-a", "severity": "ticket"])
+        #expect(notifications.first?.annotations["summary"] == "tenant-a rejects 0.5")
+        #expect(notifications.first?.source == "alert:RejectsHigh" && notifications.first?.startsAt == at(0.5))
+        #expect(notifications.last?.endsAt == at(4))
+        let history = try await monitor.store.history(from: ten, to: at(10), tenant: "tenant-a", limit: 10)
+        #expect(history.map(\.state) == ["resolved", "firing", "pending"])
+        #expect(try await monitor.store.active().isEmpty)
+    }
+
+    @Test func aRestartKeepsFiringAlertsAndNotifiesNothingTwice() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        try await tenants(pool, ["tenant-a": "gold"])
+        try await seedRejects(pool)
+        let (first, firstReceiver, directory) = try monitor(pool, rules: Self.rejectRule)
+        for minutes in [0.5, 1.5] { try await first.evaluate(at: at(minutes)) }
+        #expect(firstReceiver.notifications.map(\.status) == [.firing])
+
+        // Another process (a new pool, a new monitor) takes over where the first left off.
+        let secondPool = PostgresConnectionPool(connectionString: pool.connectionString)
+        let secondReceiver = RecordingReceiver()
+        let second = Monitor(configuration: .init(directory: directory), pool: secondPool,
+                             tenants: TenantService(pool: secondPool, staging: StagingArea(root: directory + "/staging", instance: "b"),
+                                                    logger: Logger(label: "test")),
+                             receivers: [secondReceiver], metrics: MonitorMetrics(registry: MetricsRegistry()), logger: Logger(label: "test"))
+        try second.reload()
+        let evaluation = try await second.evaluate(at: at(2.5))
+        #expect(evaluation.transitions.isEmpty && evaluation.notified == 0)
+        #expect(evaluation.active.map(\.state) == [.firing] && evaluation.active.first?.activeAt == at(0.5))
+        #expect(secondReceiver.notifications.isEmpty)
+
+        // A process that stopped between storing a transition and notifying: the next evaluation sends it, once.
+        try await pool.execute("UPDATE sluice.alert_history SET notified_at = NULL WHERE state = 'firing'")
+        try await second.evaluate(at: at(3))
+        try await second.evaluate(at: at(3.5))
+        #expect(secondReceiver.notifications.map(\.status) == [.firing])
+        try await second.evaluate(at: at(4.5))
+        #expect(secondReceiver.notifications.map(\.status) == [.firing, .resolved])
+    }
+
+    @Test func oneProcessEvaluatesAtATimeAndAnotherTakesOver() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        let (first, _, _) = try monitor(pool, rules: Self.rejectRule)
+        let (second, _, _) = try monitor(PostgresConnectionPool(connectionString: pool.connectionString), rules: Self.rejectRule)
+        #expect(await first.lead())
+        #expect(await !second.lead())
+        #expect(await first.lead(), "the leader keeps the lead")
+        #expect(await !second.lead())
+        // The leader's connection goes, as when its process dies: the other takes over.
+        await first.resign()
+        #expect(await second.lead())
+        #expect(await !first.lead())
+        await second.resign()
+    }
+
+    @Test func noDataScopesAndSelectors() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        try await tenants(pool, ["quiet-gold": "gold", "quiet-silver": "silver"])
+        let (monitor, _, _) = try monitor(pool, rules: """
+            rules:
+              - {name: QuietAlerting, kind: threshold, series: availability, window: 5m, op: "<", threshold: 0.9, no_data: alerting,
+                 scope: {selector: {tier: gold}}}
+              - {name: QuietOk, kind: threshold, series: availability, window: 5m, op: "<", threshold: 0.9, no_data: ok}
+              - {name: RateZero, kind: threshold, series: ingest_rows_per_second, window: 5m, op: "==", threshold: 0,
+                 scope: {tenants: [quiet-silver, missing]}}
+            """)
+        let evaluation = try await monitor.evaluate(at: at(1))
+        let firing = Set(evaluation.active.filter { $0.state == .firing }.map { "\($0.rule)/\($0.tenant ?? "")" })
+        #expect(firing == ["QuietAlerting/quiet-gold", "RateZero/quiet-silver"])
+    }
+
+    @Test func aBadRuleFileIsRefusedAndTheOldRulesKeepRunning() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        try await tenants(pool, ["tenant-a": "gold"])
+        try await seedRejects(pool)
+        let registry = MetricsRegistry()
+        let (monitor, receiver, directory) = try monitor(pool, rules: Self.rejectRule, registry: registry)
+        try "rules: [{name: Broken, kind: threshold}]\n".write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
+        do {
+            try monitor.reload()
+            Issue.record("a bad rule file was loaded")
+        } catch {
+            #expect(error.code == "invalid_rules" && error.details.contains { $0.contains("rules[0].series: is required") })
+        }
+        #expect(monitor.rules.rules.map(\.name) == ["RejectsHigh"])
+        #expect(String(decoding: registry.render(format: .prometheusText), as: UTF8.self).contains("sluice_rules_last_reload_success 0"))
+        for minutes in [0.5, 1.5] { try await monitor.evaluate(at: at(minutes)) }
+        #expect(receiver.notifications.map(\.name) == ["RejectsHigh"])
+    }
+}

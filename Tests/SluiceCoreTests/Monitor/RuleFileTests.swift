@@ -1,0 +1,132 @@
+import Foundation
+@testable import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// Rule files: the issue's example loads as written; every problem is reported with its file and path.
+@Suite struct RuleFileTests {
+    static let example = """
+        rules:
+          - name: TenantRejectRatioHigh
+            kind: threshold
+            series: reject_ratio
+            window: 5m
+            op: ">"
+            threshold: 0.2
+            for: 0s
+            scope: {tenants: ["*"]}
+            labels: {severity: ticket}
+            annotations: {summary: "{{ .tenant }} rejects {{ .value }} of its rows"}
+          - name: StreamLatencyHigh
+            kind: threshold
+            series: latency_p95_seconds
+            window: 1m
+            op: ">"
+            threshold: 0.5
+            for: 30s
+            scope: {tenants: [tenant-a]}
+            labels: {severity: page}
+            actions:
+              firing: [{action: scale_up, by: 1}]
+              resolved: [{action: scale_down, by: 1}]
+          - name: IngestAvailability
+            kind: slo
+            series: availability
+            objective: 0.995
+            period: 30d
+            labels: {team: ingest}
+        """
+
+    static func directory(rules: [String: String], notifications: String? = nil) throws -> String {
+        let directory = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-rules")
+        try FileManager.default.createDirectory(atPath: directory + "/rules", withIntermediateDirectories: true)
+        for (name, text) in rules { try text.write(toFile: "\(directory)/rules/\(name)", atomically: true, encoding: .utf8) }
+        if let notifications { try notifications.write(toFile: "\(directory)/notifications.yaml", atomically: true, encoding: .utf8) }
+        return directory
+    }
+
+    @Test func theIssuesExampleLoadsAsWritten() throws {
+        let loaded = try MonitorConfiguration.load(directory: try Self.directory(rules: ["ingest.yaml": Self.example]))
+        #expect(loaded.rules.map(\.name) == ["TenantRejectRatioHigh", "StreamLatencyHigh", "IngestAvailability"])
+        let reject = loaded.rules[0]
+        #expect(reject.condition == .threshold(.init(series: .rejectRatio, kind: nil, window: 300, comparison: .greater, threshold: 0.2, noData: .ok)))
+        #expect(reject.scope == .everyTenant && reject.labels == ["severity": "ticket"] && reject.pendingFor == 0)
+        let latency = loaded.rules[1]
+        #expect(latency.pendingFor == 30 && latency.scope == .tenants(["tenant-a"]))
+        #expect(latency.firingActions == [.scaleUp(by: 1)] && latency.resolvedActions == [.scaleDown(by: 1)])
+        guard case .objective(let objective) = loaded.rules[2].condition else { Issue.record("not an objective"); return }
+        #expect(objective.objective == 0.995 && objective.period == 30 * 86_400 && objective.indicator == .availability)
+        #expect(objective.burnWindows.map { [$0.long, $0.short] } == [[3600, 300], [21_600, 1800], [86_400, 7200], [259_200, 21_600]])
+        #expect(objective.burnWindows.map(\.factor) == [14.4, 6, 3, 1])
+        #expect(objective.burnWindows.map(\.severity) == ["page", "page", "ticket", "ticket"])
+        #expect(loaded.route == NotificationRoute(receiver: MonitorConfiguration.streamManagerReceiver))
+    }
+
+    @Test func everyProblemIsReportedWithItsFileAndPath() throws {
+        let directory = try Self.directory(rules: [
+            "a.yaml": """
+                rules:
+                  - name: Bad Name
+                    kind: threshold
+                    series: nope
+                    window: 90s
+                    op: "~"
+                    threshold: high
+                    no_data: maybe
+                    annotations: {summary: "{{ .secret }}"}
+                    actions: {firing: [{action: explode}]}
+                  - name: Objective
+                    kind: slo
+                    series: latency
+                    latency_threshold: 7s
+                    objective: 1.5
+                """,
+            "b.yml": "rules: [{name: TenantRejectRatioHigh, kind: other}]\n",
+            "c.yaml": "rules: [{name: Dup, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 1}]\n",
+            "d.yaml": "rules: [{name: Dup, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 1}]\n",
+            "ignored.txt": "not yaml",
+        ], notifications: "route: {receiver: pager}\n")
+        do {
+            _ = try MonitorConfiguration.load(directory: directory)
+            Issue.record("a bad configuration loaded")
+        } catch {
+            #expect(error.code == "invalid_rules")
+            let problems = error.details.joined(separator: "\n")
+            for expected in ["a.yaml: rules[0].name", "a.yaml: rules[0].series: unknown series \"nope\"", "a.yaml: rules[0].window: must be whole minutes",
+                             "a.yaml: rules[0].op", "a.yaml: rules[0].threshold", "a.yaml: rules[0].no_data",
+                             "a.yaml: rules[0].annotations.summary: unknown placeholder {{ .secret }}", "a.yaml: rules[0].actions.firing[0]",
+                             "a.yaml: rules[1].latency_threshold", "a.yaml: rules[1].objective", "b.yml: rules[0].kind",
+                             "d.yaml: rule \"Dup\" is also defined in", "notifications.yaml: route: names the receiver \"pager\""] {
+                #expect(problems.contains(expected), "missing \(expected) in\n\(problems)")
+            }
+        }
+    }
+
+    @Test func routesPickReceiversAsAlertmanagerDoes() throws {
+        let directory = try Self.directory(rules: [:], notifications: """
+            receivers: [{name: stream-manager}, {name: pager}, {name: tickets}, {name: audit}]
+            route:
+              receiver: tickets
+              routes:
+                - {matchers: ['tenant=~"tenant-.*"', 'sluice_audit!=""'], receiver: audit, continue: true}
+                - matchers: [severity="page"]
+                  receiver: pager
+                  routes: [{matchers: ['alertname=~"Stream.*"'], receiver: stream-manager}]
+            """)
+        let route = try MonitorConfiguration.load(directory: directory).route
+        #expect(route.receivers(for: ["severity": "ticket"]) == ["tickets"])
+        #expect(route.receivers(for: ["severity": "page", "alertname": "IngestAvailability"]) == ["pager"])
+        #expect(route.receivers(for: ["severity": "page", "alertname": "StreamLatencyHigh"]) == ["stream-manager"])
+        #expect(route.receivers(for: ["severity": "page", "tenant": "tenant-a", "sluice_audit": "1"]) == ["audit", "pager"])
+        #expect(route.receivers(for: ["tenant": "x-a", "sluice_audit": "1"]) == ["tickets"])
+    }
+
+    @Test func durationsAndTemplates() {
+        #expect(RuleDuration.seconds("1h30m") == 5400 && RuleDuration.seconds("30d") == 2_592_000 && RuleDuration.seconds("45") == 45)
+        #expect(RuleDuration.seconds("5x") == nil && RuleDuration.seconds("-1") == nil && RuleDuration.seconds("") == nil && RuleDuration.seconds("m") == nil)
+        #expect(RuleDuration.text(5400) == "1h30m" && RuleDuration.text(300) == "5m" && RuleDuration.text(0) == "0s")
+        let text = AnnotationTemplate.render("{{ .tenant }} at {{.value}} over {{ .threshold }} ({{ .labels.severity }}, {{ .name }})",
+                                             tenant: "tenant-a", value: 0.256789, threshold: 0.2, name: "R", labels: ["severity": "page"])
+        #expect(text == "tenant-a at 0.2568 over 0.2 (page, R)")
+    }
+}
