@@ -31,13 +31,38 @@ public struct AlertStore: Sendable {
             """, [.init(tenant)]).map(Self.alert)
     }
 
+    /// Whether any alert of a rule (not an inbound one) is pending or firing.
+    func hasRuleAlerts() async throws -> Bool {
+        try await pool.query("SELECT EXISTS (SELECT 1 FROM sluice.alerts WHERE rule NOT LIKE 'alertmanager:%') AS any")
+            .first?.decode(Bool.self, "any") ?? false
+    }
+
     /// Writes one evaluation's changes in one transaction: the alerts as they are now (`nil`: gone), and the
-    /// transitions, which wait in the history for their notification.
+    /// transitions, which wait in the history for their notification. Alerts whose state did not change only
+    /// get their value, annotations and evaluation time refreshed, all in one statement.
     func save(_ changes: [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)],
               at time: Date) async throws {
         guard !changes.isEmpty else { return }
+        let unchanged = changes.filter { change in
+            guard change.transition == .none, let alert = change.alert, let previous = change.previous else { return false }
+            return alert.state == previous.state && alert.keepFiringSince == previous.keepFiringSince
+        }
+        let refreshed = try unchanged.compactMap { change -> (AlertKey, Double?, String)? in
+            guard let alert = change.alert else { return nil }
+            return (change.key, alert.value.flatMap { $0.isFinite ? $0 : nil }, try Self.json(alert.annotations))
+        }
+        let unchangedKeys = Set(unchanged.map(\.key))
         try await pool.withTransaction { connection in
-            for change in changes {
+            if !refreshed.isEmpty {
+                try connection.execute("""
+                    UPDATE sluice.alerts a SET value = u.value, annotations = u.annotations::jsonb, evaluated_at = $5
+                    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[]) AS u (rule, fingerprint, value, annotations)
+                    WHERE a.rule = u.rule AND a.fingerprint = u.fingerprint
+                    """, [.init(Self.arrayLiteral(refreshed.map { $0.0.rule })), .init(Self.arrayLiteral(refreshed.map { $0.0.fingerprint })),
+                          .init(Self.arrayLiteral(refreshed.map { $0.1.map { "\($0)" } })), .init(Self.arrayLiteral(refreshed.map(\.2))),
+                          .init(time)])
+            }
+            for change in changes where !unchangedKeys.contains(change.key) {
                 if let alert = change.alert {
                     try connection.execute("""
                         INSERT INTO sluice.alerts (\(Self.alertColumns.replacingOccurrences(of: "::text AS labels", with: "")
@@ -88,7 +113,15 @@ public struct AlertStore: Sendable {
 
     // MARK: Rows
 
-    private static func json(_ map: [String: String]) throws -> String {
+    /// A PostgreSQL array literal of `values`, each quoted (`NULL` for nil).
+    static func arrayLiteral(_ values: [String?]) -> String {
+        "{" + values.map { value in
+            guard let value else { return "NULL" }
+            return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
+    }
+
+    static func json(_ map: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(map), as: UTF8.self)

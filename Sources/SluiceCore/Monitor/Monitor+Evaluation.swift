@@ -29,15 +29,14 @@ extension Monitor {
                 if case .threshold(let threshold) = rule.condition { return threshold.series.source == .backlog }
                 return false
             }
-            async let tenantMetadata = tenants.metadata()
-            async let sums = series.sums(at: time, windows: windows, tenants: nil)
-            async let probes = needsProbes ? series.probes(at: time, windows: windows) : [:]
-            async let backlog = needsBacklog ? series.backlog(at: time, tenants: nil) : [:]
-            async let stored = store.active()
-            let evaluator = RuleEvaluator(rules: configuration.rules, tenants: try await tenantMetadata, sums: try await sums,
-                                          probes: try await probes, backlog: try await backlog)
+            // One query after the other: an evaluation holds one store connection at a time.
+            let evaluator = RuleEvaluator(
+                rules: configuration.rules, tenants: try await tenants.metadata(),
+                sums: try await series.sums(at: time, windows: windows, tenants: nil),
+                probes: needsProbes ? try await series.probes(at: time, windows: windows) : [:],
+                backlog: needsBacklog ? try await series.backlog(at: time, tenants: nil) : [:])
             let (findings, objectives) = evaluator.evaluate()
-            let previous = Dictionary(try await stored.map { (AlertKey(rule: $0.rule, fingerprint: $0.fingerprint), $0) },
+            let previous = Dictionary(try await store.active().map { (AlertKey(rule: $0.rule, fingerprint: $0.fingerprint), $0) },
                                       uniquingKeysWith: { first, _ in first })
             let changes = transitions(findings, previous: previous, at: time)
             try await store.save(changes, at: time)

@@ -86,12 +86,17 @@ public final class Monitor: Sendable {
         components.setRunning(name, true)
         defer { components.setRunning(name, false) }
         while !Task.isCancelled {
-            if await lead() {
-                do {
+            do {
+                // Without rules nothing is evaluated, unless alerts of rules since removed are left to resolve.
+                var needed = !rules.rules.isEmpty
+                if !needed { needed = try await store.hasRuleAlerts() }
+                if needed, await lead() {
                     try await evaluate(at: now())
-                } catch {
-                    logger.warning("rule evaluation failed", metadata: ["error": "\(error)"])
+                } else {
+                    await resign()
                 }
+            } catch {
+                logger.warning("rule evaluation failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: configuration.interval)
         }

@@ -126,7 +126,7 @@ public struct MonitorRule: Sendable, Equatable {
     public var resolvedActions: [StreamAction]
 
     /// The windows (seconds) its evaluation reads.
-    var windows: Set<Int> {
+    public var windows: Set<Int> {
         switch condition {
         case .threshold(let threshold): [threshold.window]
         case .objective(let objective): Set(objective.burnWindows.flatMap { [$0.long, $0.short] } + [objective.period])

@@ -63,7 +63,7 @@ public struct ReportAggregate: Sendable, Equatable {
         + [("queue_messages_max", "max"), ("queue_oldest_age_max", "max")]
 
     /// The aggregate expressions over `sluice.ingestion_reports` rows, one per column, named as the columns.
-    static let fromReports: String = {
+    public static let fromReports: String = {
         let stream = "kind = 'stream'"
         let committed = "coalesce(rows_total, 0)"
         var expressions = [

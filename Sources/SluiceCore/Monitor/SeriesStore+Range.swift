@@ -1,8 +1,9 @@
 import Foundation
 import SluiceStore
 
-/// What `GET …/series` asks: one series at every `step` from `from` through `to`, each point covering the
-/// `window` before it (`[t − window, t)`).
+/// What `GET …/series` asks: one series at every `step` from `from` through `to`. A point at `t` covers the
+/// `window` that ends with the bucket starting at `t` (`[t + bucket − window, t + bucket)`): with a window of
+/// one step, the step starting at `t`, so the last point holds the newest data, as the evaluator reads it.
 public struct SeriesRangeRequest: Sendable {
     public var series: Series
     /// The tenants, or every tenant when nil.
@@ -93,9 +94,9 @@ extension SeriesStore {
         }
     }
 
-    /// The buckets making up the window before `time`.
+    /// The buckets making up the window of the point at `time`: the one starting at `time` and those before.
     private static func buckets(before time: Date, _ request: SeriesRangeRequest) -> Range<Int> {
-        let end = Int((time.timeIntervalSince(request.origin) / Double(request.bucketSeconds)).rounded())
+        let end = Int((time.timeIntervalSince(request.origin) / Double(request.bucketSeconds)).rounded()) + 1
         return (end - request.window / request.bucketSeconds)..<end
     }
 
@@ -106,9 +107,9 @@ extension SeriesStore {
             ? ("sluice.report_minutes", "minute", ReportAggregate.fromMinutes)
             : (IngestionReports.table, "started_at", ReportAggregate.fromReports)
         return ("""
-            SELECT tenant_id, floor(extract(epoch FROM \(time) - $1::timestamptz) / $2)::bigint AS bucket, \(columns)
+            SELECT tenant_id, floor(extract(epoch FROM \(time) - $1::timestamptz) / $2::float8)::bigint AS bucket, \(columns)
             FROM \(table)
-            WHERE \(time) >= $1::timestamptz - make_interval(secs => $3) AND \(time) < $4::timestamptz
+            WHERE \(time) >= $1::timestamptz - make_interval(secs => $3::float8 - $2::float8) AND \(time) < $4::timestamptz + make_interval(secs => $2::float8)
               AND ($5::text[] IS NULL OR tenant_id = ANY($5::text[])) AND ($6::text IS NULL OR kind = $6)
             GROUP BY tenant_id, bucket
             """, [.init(request.origin), .init(request.bucketSeconds), .init(request.window), .init(request.to),
@@ -129,10 +130,10 @@ extension SeriesStore {
     /// The readiness probes per bucket.
     private func probeBuckets(_ request: SeriesRangeRequest) async throws -> [Int: ProbeCounts] {
         let rows = try await pool.query("""
-            SELECT floor(extract(epoch FROM at - $1::timestamptz) / $2)::bigint AS bucket,
+            SELECT floor(extract(epoch FROM at - $1::timestamptz) / $2::float8)::bigint AS bucket,
                    count(*) FILTER (WHERE ready) AS passed, count(*) AS total
             FROM sluice.readiness_probes
-            WHERE at >= $1::timestamptz - make_interval(secs => $3) AND at < $4::timestamptz
+            WHERE at >= $1::timestamptz - make_interval(secs => $3::float8 - $2::float8) AND at < $4::timestamptz + make_interval(secs => $2::float8)
             GROUP BY bucket
             """, [.init(request.origin), .init(request.bucketSeconds), .init(request.window), .init(request.to)])
         var buckets: [Int: ProbeCounts] = [:]

@@ -39,38 +39,40 @@ import Testing
 
     @Test func valuesAreWhatTheReportsSay() async throws {
         let (store, _) = try await seeded()
-        // Each point covers the minute before it.
+        // Each point covers the minute starting at it (the window ending with that minute).
         let rejectRatio = try await values(store, .rejectRatio, tenant: "tenant-a", step: 60, window: 60)
-        #expect(rejectRatio == [minute(1): 0.2, minute(2): 0])
+        #expect(rejectRatio == [minute(0): 0.2, minute(1): 0])
         let rows = try await values(store, .ingestRowsPerSecond, tenant: "tenant-a", step: 60, window: 60)
-        #expect(rows[minute(1)] == 80.0 / 60 && rows[minute(2)] == 50.0 / 60 && rows[minute(3)] == 0 && rows[minute(0)] == 0)
-        #expect(try await values(store, .failedFileRatio, tenant: "tenant-a", step: 60, window: 60) == [minute(1): 0, minute(2): 0, minute(3): 1])
-        #expect(try await values(store, .availability, tenant: "tenant-a", step: 60, window: 180)[minute(3)] == 2.0 / 3)
+        #expect(rows[minute(0)] == 80.0 / 60 && rows[minute(1)] == 50.0 / 60 && rows[minute(2)] == 0 && rows[minute(3)] == 0)
+        #expect(try await values(store, .failedFileRatio, tenant: "tenant-a", step: 60, window: 60) == [minute(0): 0, minute(1): 0, minute(2): 1])
+        #expect(try await values(store, .availability, tenant: "tenant-a", step: 60, window: 180)[minute(2)] == 2.0 / 3)
         let latency = try await values(store, .latencyAverageSeconds, tenant: "tenant-a", step: 60, window: 60)
-        #expect(latency[minute(1)] == 35 && latency[minute(2)] == 70)
+        #expect(latency[minute(0)] == 35 && latency[minute(1)] == 70)
         // Tenant b: 990 of 1000 committed; p95 of 0.2 s latencies interpolated in the (0.1, 0.25] bucket.
-        #expect(try await values(store, .availability, tenant: "tenant-b", step: 60, window: 60)[minute(1)] == 0.99)
-        #expect(try await values(store, .ingestMessagesPerSecond, tenant: "tenant-b", step: 60, window: 60)[minute(1)] == 1000.0 / 60)
-        let p95 = try #require(try await values(store, .latencyP95Seconds, tenant: "tenant-b", step: 60, window: 60)[minute(1)])
+        #expect(try await values(store, .availability, tenant: "tenant-b", step: 60, window: 60)[minute(0)] == 0.99)
+        #expect(try await values(store, .ingestMessagesPerSecond, tenant: "tenant-b", step: 60, window: 60)[minute(0)] == 1000.0 / 60)
+        let p95 = try #require(try await values(store, .latencyP95Seconds, tenant: "tenant-b", step: 60, window: 60)[minute(0)])
         #expect(abs(p95 - (0.1 + 0.15 * 0.95)) < 1e-9)
         #expect(try await values(store, .streamQueueMessages, tenant: "tenant-b", step: 60, window: 120)[minute(2)] == 7)
-        #expect(try await values(store, .backlogOldestAgeSeconds, tenant: "tenant-b", step: 60, window: 60)[minute(2)] == 2)
+        #expect(try await values(store, .backlogOldestAgeSeconds, tenant: "tenant-b", step: 60, window: 60)[minute(1)] == 2)
         // Batch and stream apart.
-        #expect(try await values(store, .ingestRowsPerSecond, tenant: "tenant-b", step: 60, window: 60, kind: .batch)[minute(1)] == 0)
+        #expect(try await values(store, .ingestRowsPerSecond, tenant: "tenant-b", step: 60, window: 60, kind: .batch)[minute(0)] == 0)
     }
 
     @Test func perMinuteSumsAgreeWithTheReports() async throws {
         let (store, _) = try await seeded()
         for series in Series.allCases where series.source == .reports {
             for tenant in ["tenant-a", "tenant-b"] {
-                // A step of 60 s reads the per-minute sums; 30 s reads the reports (bucketed by 30 s).
+                // A step of 60 s reads the per-minute sums; 30 s reads the reports (bucketed by 30 s). The point at t of
+                // the first covers [t − 60 s, t + 60 s), the point at t + 30 s of the second the same.
                 let minutes = try await values(store, series, tenant: tenant, step: 60, window: 120)
                 let reports = try await values(store, series, tenant: tenant, step: 30, window: 120)
-                for (time, value) in minutes {
-                    let raw = try #require(reports[time], "\(series) \(tenant) at \(time)")
+                for (time, value) in minutes where time < minute(4) {
+                    let raw = try #require(reports[time.addingTimeInterval(30)], "\(series) \(tenant) at \(time)")
                     #expect(abs(raw - value) < 1e-9, "\(series) \(tenant) at \(time): \(raw) from reports, \(value) from minutes")
                 }
-                #expect(Set(minutes.keys) == Set(reports.keys.filter { Int($0.timeIntervalSince(ten)) % 60 == 0 }), "\(series) \(tenant)")
+                let shifted = reports.keys.filter { Int($0.timeIntervalSince(ten)) % 60 == 30 }.map { $0.addingTimeInterval(-30) }
+                #expect(Set(minutes.keys.filter { $0 < minute(4) }) == Set(shifted), "\(series) \(tenant)")
             }
         }
     }
