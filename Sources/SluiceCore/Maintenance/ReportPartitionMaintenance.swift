@@ -4,7 +4,8 @@ import SluiceMetrics
 import SluiceStore
 
 /// Creates and drops the daily partitions of `sluice.ingestion_reports` and of the tables partitioned by day
-/// alongside it (the reports' per-minute sums, the readiness probes), and applies retention.
+/// alongside it (the reports' per-minute sums, the readiness probes), and applies retention (to the
+/// reports' per-hour sums too).
 ///
 /// Partition DDL runs under a transaction-scoped advisory lock, so several instances may run it at once.
 public struct ReportPartitionMaintenance: Sendable {
@@ -75,6 +76,10 @@ public struct ReportPartitionMaintenance: Sendable {
                 }
                 if table.name == Self.tables[0].name { dropped = old.map(\.name) }
             }
+            // The hourly sums are not partitioned: those of the days dropped go with them.
+            if let newest = dropped.compactMap({ ReportPartitionDay(partitionName: $0) }).max() {
+                try connection.execute("DELETE FROM sluice.report_hours WHERE hour < $1", [.init(newest.advanced(by: 1).start)])
+            }
             return dropped
         }
     }
@@ -88,6 +93,7 @@ public struct ReportPartitionMaintenance: Sendable {
             let deleted = try connection.execute(
                 "DELETE FROM \(IngestionReports.table) WHERE tenant_id = $1 AND started_at < $2", [.init(tenant), .init(cutoff)])
             try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1 AND minute < $2", [.init(tenant), .init(cutoff)])
+            try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1 AND hour < $2", [.init(tenant), .init(cutoff)])
             return deleted
         }
     }

@@ -44,7 +44,14 @@ public struct AlertNotification: Sendable, Equatable {
         for (name, value) in labels.sorted(by: { $0.key < $1.key }) {
             bytes += Array(name.utf8) + [0xFF] + Array(value.utf8) + [0xFF]
         }
-        return SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(16)
+        for byte in SHA256.hash(data: bytes).prefix(8) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }
 

@@ -60,21 +60,27 @@ extension Monitor {
         -> [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)] {
         var changes: [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)] = []
         var seen: Set<AlertKey> = []
+        let alerting = Set(previous.values.map { "\($0.rule)\u{0}\($0.tenant ?? "")" })
         for finding in findings {
-            seen.insert(finding.key)
-            let before = previous[finding.key]
+            // Neither holding nor alerting already: nothing to do, and no labels to build.
+            guard finding.holds == true || alerting.contains("\(finding.rule.name)\u{0}\(finding.tenant ?? "")") else { continue }
+            let labels = finding.labels
+            let key = finding.key(labels)
+            seen.insert(key)
+            let before = previous[key]
+            let annotations = finding.annotations(labels)
             var (after, transition) = ActiveAlert.next(before, holds: finding.holds, at: time, pendingFor: finding.rule.pendingFor,
                                                       keepFiringFor: finding.rule.keepFiringFor) {
-                ActiveAlert(rule: finding.rule.name, fingerprint: finding.key.fingerprint, tenant: finding.tenant, labels: finding.labels,
-                            annotations: finding.annotations, state: .pending, value: finding.value, activeAt: time, firedAt: nil,
+                ActiveAlert(rule: finding.rule.name, fingerprint: key.fingerprint, tenant: finding.tenant, labels: labels,
+                            annotations: annotations, state: .pending, value: finding.value, activeAt: time, firedAt: nil,
                             keepFiringSince: nil, evaluatedAt: time)
             }
             after?.value = finding.value
-            after?.annotations = finding.annotations
+            after?.annotations = annotations
             var ended = before
             ended?.value = finding.value
             guard after != before || transition != .none else { continue }
-            changes.append((finding.key, after, transition, ended))
+            changes.append((key, after, transition, ended))
         }
         for (key, alert) in previous where !seen.contains(key) && !key.rule.hasPrefix(Self.inboundPrefix) {
             changes.append((key, nil, alert.state == .firing ? .resolved : .inactive, alert))

@@ -15,8 +15,9 @@ public final class MonitorMetrics: Sendable {
     private let rulesLoaded: GaugeFamily
     private let leader: GaugeFamily
     private let notifications: CounterFamily
-    /// The label sets set at the last evaluation, per family, so those gone are removed.
-    private let published = Mutex<[String: Set<[String]>]>([:])
+    /// The alerts' label sets and the objectives' gauges set at the last evaluation, so those gone are removed.
+    private let publishedAlerts = Mutex<Set<[String]>>([])
+    private let objectiveGauges = Mutex<[String: ObjectiveGauges]>([:])
 
     public init(registry: MetricsRegistry) {
         alerts = registry.gauge(name: "sluice_alerts", help: "Alerts pending or firing (1), like Prometheus's ALERTS; this process's when it evaluates.",
@@ -77,28 +78,54 @@ public final class MonitorMetrics: Sendable {
         notifications.labels(receiver, integration, outcome).increment()
     }
 
-    /// Sets the alert and objective gauges to exactly these.
+    /// One objective's gauges for one tenant, kept between evaluations so setting them is a lookup.
+    private struct ObjectiveGauges {
+        let labels: [String]
+        let budget: Gauge
+        var burn: [Int: (labels: [String], gauge: Gauge)] = [:]
+    }
+
+    /// Sets the alert and objective gauges to exactly these (series no longer named are removed).
     func publish(_ active: [ActiveAlert], objectives: [ObjectiveStatus]) {
-        var sets: [String: [[String]: Double]] = ["alerts": [:], "budget": [:], "burn": [:]]
+        var alertLabels: Set<[String]> = []
         for alert in active {
-            sets["alerts"]![[alert.labels["alertname"] ?? alert.rule, alert.tenant ?? "", alert.labels["severity"] ?? "", alert.state.rawValue]] = 1
+            let labels = [alert.labels["alertname"] ?? alert.rule, alert.tenant ?? "", alert.labels["severity"] ?? "", alert.state.rawValue]
+            alerts.labels(labels).set(1)
+            alertLabels.insert(labels)
         }
+        let staleAlerts = publishedAlerts.withLock { published in
+            defer { published = alertLabels }
+            return published.subtracting(alertLabels)
+        }
+        for labels in staleAlerts { alerts.remove(labels) }
+
+        var gauges = objectiveGauges.withLock { $0 }
+        var seen = Set<String>(minimumCapacity: objectives.count)
         for status in objectives {
-            sets["budget"]![[status.rule, status.tenant]] = status.budgetRemaining
-            for (window, rate) in status.burnRates { sets["burn"]![[status.rule, status.tenant, RuleDuration.text(window)]] = rate }
-        }
-        let families = ["alerts": alerts, "budget": budgetRemaining, "burn": burnRate]
-        let stale = published.withLock { published in
-            var stale: [String: Set<[String]>] = [:]
-            for (name, values) in sets {
-                stale[name] = (published[name] ?? []).subtracting(values.keys)
-                published[name] = Set(values.keys)
+            let key = status.rule + "\u{0}" + status.tenant
+            seen.insert(key)
+            var entry = gauges[key] ?? ObjectiveGauges(labels: [status.rule, status.tenant],
+                                                       budget: budgetRemaining.labels(status.rule, status.tenant))
+            entry.budget.set(status.budgetRemaining)
+            var added = gauges[key] == nil
+            for (window, rate) in status.burnRates {
+                if let burn = entry.burn[window] {
+                    burn.gauge.set(rate)
+                } else {
+                    let labels = [status.rule, status.tenant, RuleDuration.text(window)]
+                    let gauge = burnRate.labels(labels)
+                    gauge.set(rate)
+                    entry.burn[window] = (labels, gauge)
+                    added = true
+                }
             }
-            return stale
+            if added { gauges[key] = entry }
         }
-        for (name, values) in sets {
-            for (labels, value) in values { families[name]!.labels(labels).set(value) }
-            for labels in stale[name] ?? [] { families[name]!.remove(labels) }
+        for (key, entry) in gauges where !seen.contains(key) {
+            budgetRemaining.remove(entry.labels)
+            for burn in entry.burn.values { burnRate.remove(burn.labels) }
+            gauges.removeValue(forKey: key)
         }
+        objectiveGauges.withLock { $0 = gauges }
     }
 }

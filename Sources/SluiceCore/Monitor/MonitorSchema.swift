@@ -1,8 +1,27 @@
 import SluiceStore
 
-/// The monitor's tables: per-minute sums of the reports (kept by a trigger), readiness probes, alert state
-/// and history, and the cause of a stream action.
+/// The monitor's tables: per-minute and per-hour sums of the reports (kept by a trigger), readiness probes,
+/// alert state and history, and the cause of a stream action.
 enum MonitorSchema {
+    /// The sums' columns, as ``ReportAggregate`` names them.
+    private static let columnDefinitions = ReportAggregate.columns.map { column in
+        "\(column.name) \(["latency_sum", "latency_max", "queue_oldest_age_max"].contains(column.name) ? "double precision" : "bigint")"
+    }.joined(separator: ",\n    ")
+
+    /// Adds the statement's new reports to `table`'s sums per `unit` (`minute`, `hour`) of `started_at`.
+    private static func upsert(table: String, column: String, unit: String) -> String {
+        """
+        INSERT INTO sluice.\(table) AS m (tenant_id, kind, \(column), \(ReportAggregate.columns.map(\.name).joined(separator: ", ")))
+            SELECT tenant_id, kind, date_trunc('\(unit)', started_at), \(ReportAggregate.fromReports)
+            FROM new_reports GROUP BY tenant_id, kind, date_trunc('\(unit)', started_at)
+            ON CONFLICT (tenant_id, \(column), kind) DO UPDATE SET
+                \(ReportAggregate.columns.map { column in
+                    column.combine == "sum" ? "\(column.name) = m.\(column.name) + excluded.\(column.name)"
+                        : "\(column.name) = greatest(m.\(column.name), excluded.\(column.name))"
+                }.joined(separator: ",\n        "));
+        """
+    }
+
     /// Set (transaction-local) while reports are moved out of the default partition: they were counted.
     static let movingReportsSetting = "sluice.moving_reports"
 
@@ -11,32 +30,34 @@ enum MonitorSchema {
             tenant_id  text NOT NULL,
             kind       text NOT NULL,
             minute     timestamptz NOT NULL,
-            \(ReportAggregate.columns.map { column in
-                "\(column.name) \(["latency_sum", "latency_max", "queue_oldest_age_max"].contains(column.name) ? "double precision" : "bigint")"
-            }.joined(separator: ",\n    ")),
+            \(columnDefinitions),
             PRIMARY KEY (tenant_id, minute, kind)
         ) PARTITION BY RANGE (minute);
         CREATE TABLE sluice.report_minutes_default PARTITION OF sluice.report_minutes DEFAULT;
         COMMENT ON TABLE sluice.report_minutes IS 'Sums of the ingestion reports per tenant, kind and minute of started_at; daily partitions';
 
-        CREATE FUNCTION sluice.add_report_minutes() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE TABLE sluice.report_hours (
+            tenant_id  text NOT NULL,
+            kind       text NOT NULL,
+            hour       timestamptz NOT NULL,
+            \(columnDefinitions),
+            PRIMARY KEY (tenant_id, hour, kind)
+        );
+        CREATE INDEX report_hours_hour ON sluice.report_hours (hour);
+        COMMENT ON TABLE sluice.report_hours IS 'Sums of the ingestion reports per tenant, kind and hour of started_at: long windows';
+
+        CREATE FUNCTION sluice.add_report_sums() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF current_setting('\(movingReportsSetting)', true) = 'on' THEN
                 RETURN NULL;
             END IF;
-            INSERT INTO sluice.report_minutes AS m (tenant_id, kind, minute, \(ReportAggregate.columns.map(\.name).joined(separator: ", ")))
-            SELECT tenant_id, kind, date_trunc('minute', started_at), \(ReportAggregate.fromReports)
-            FROM new_reports GROUP BY tenant_id, kind, date_trunc('minute', started_at)
-            ON CONFLICT (tenant_id, minute, kind) DO UPDATE SET
-                \(ReportAggregate.columns.map { column in
-                    column.combine == "sum" ? "\(column.name) = m.\(column.name) + excluded.\(column.name)"
-                        : "\(column.name) = greatest(m.\(column.name), excluded.\(column.name))"
-                }.joined(separator: ",\n        "));
+            \(upsert(table: "report_minutes", column: "minute", unit: "minute"))
+            \(upsert(table: "report_hours", column: "hour", unit: "hour"))
             RETURN NULL;
         END
         $$;
-        CREATE TRIGGER ingestion_reports_minutes AFTER INSERT ON sluice.ingestion_reports
-            REFERENCING NEW TABLE AS new_reports FOR EACH STATEMENT EXECUTE FUNCTION sluice.add_report_minutes();
+        CREATE TRIGGER ingestion_reports_sums AFTER INSERT ON sluice.ingestion_reports
+            REFERENCING NEW TABLE AS new_reports FOR EACH STATEMENT EXECUTE FUNCTION sluice.add_report_sums();
 
         CREATE TABLE sluice.readiness_probes (
             at           timestamptz NOT NULL,

@@ -87,7 +87,7 @@ public struct ReportAggregate: Sendable, Equatable {
         return zip(expressions, columns).map { "\($0) AS \($1.name)" }.joined(separator: ",\n")
     }()
 
-    /// The expressions combining rows of `sluice.report_minutes`, named as the columns.
+    /// The expressions combining rows of `sluice.report_minutes` or `sluice.report_hours`, named as the columns.
     static let fromMinutes: String = columns.map { "\($0.combine)(\($0.name)) AS \($0.name)" }.joined(separator: ", ")
 
     /// Reads the columns of ``fromReports`` or ``fromMinutes``.

@@ -1,15 +1,33 @@
 import Foundation
 
-/// What one rule found for one label set at one evaluation.
+/// What one rule found for one label set at one evaluation. Its labels, fingerprint and annotations are
+/// built only for findings that matter (most neither hold nor have an alert).
 struct RuleFinding: Sendable {
-    var key: AlertKey
     var rule: MonitorRule
     var tenant: String?
-    var labels: [String: String]
-    var annotations: [String: String]
+    /// Labels the rule adds for this label set (an objective's `severity` and `slo`).
+    var extraLabels: [String: String]
     /// Whether the condition holds; nil to keep the alert's state (no data under `keep_state`).
     var holds: Bool?
     var value: Double?
+    var threshold: Double?
+
+    var labels: [String: String] {
+        var labels = rule.labels.merging(extraLabels) { $1 }
+        labels["alertname"] = rule.name
+        if let tenant { labels["tenant"] = tenant }
+        return labels
+    }
+
+    func key(_ labels: [String: String]) -> AlertKey {
+        AlertKey(rule: rule.name, fingerprint: AlertNotification.fingerprint(labels))
+    }
+
+    func annotations(_ labels: [String: String]) -> [String: String] {
+        rule.annotations.mapValues {
+            AnnotationTemplate.render($0, tenant: tenant, value: value, threshold: threshold, name: rule.name, labels: labels)
+        }
+    }
 }
 
 /// An objective's state for one tenant: error budget left over its period and burn rate per window.
@@ -33,6 +51,7 @@ struct RuleEvaluator: Sendable {
 
     /// Every rule's findings, and every objective's status per tenant.
     func evaluate() -> (findings: [RuleFinding], objectives: [ObjectiveStatus]) {
+        let sortedTenants = tenants.keys.sorted()
         var findings: [RuleFinding] = []
         var objectives: [ObjectiveStatus] = []
         for rule in rules {
@@ -41,7 +60,7 @@ struct RuleEvaluator: Sendable {
                 let value = probes[threshold.window]?.availability
                 findings.append(finding(rule, tenant: nil, value: value, threshold: threshold))
             case .threshold(let threshold):
-                for tenant in tenantsInScope(rule) {
+                for tenant in tenantsInScope(rule, sortedTenants) {
                     let windowSums = sums.sums(tenant: tenant, kind: threshold.kind, window: threshold.window)
                     let value = threshold.series.source == .backlog
                         ? threshold.series.value(backlog[tenant] ?? BacklogSample(files: 0), windowSums)
@@ -49,7 +68,7 @@ struct RuleEvaluator: Sendable {
                     findings.append(finding(rule, tenant: tenant, value: value, threshold: threshold))
                 }
             case .objective(let objective):
-                for tenant in tenantsInScope(rule) {
+                for tenant in tenantsInScope(rule, sortedTenants) {
                     let (status, tenantFindings) = evaluate(objective, of: rule, tenant: tenant)
                     objectives.append(status)
                     findings += tenantFindings
@@ -59,8 +78,9 @@ struct RuleEvaluator: Sendable {
         return (findings, objectives)
     }
 
-    private func tenantsInScope(_ rule: MonitorRule) -> [String] {
-        tenants.keys.sorted().filter { rule.scope.includes($0, metadata: tenants[$0] ?? [:]) }
+    private func tenantsInScope(_ rule: MonitorRule, _ sorted: [String]) -> [String] {
+        if case .everyTenant = rule.scope { return sorted }
+        return sorted.filter { rule.scope.includes($0, metadata: tenants[$0] ?? [:]) }
     }
 
     private func finding(_ rule: MonitorRule, tenant: String?, value: Double?, threshold: MonitorRule.Threshold) -> RuleFinding {
@@ -119,13 +139,6 @@ struct RuleEvaluator: Sendable {
 
     private func makeFinding(_ rule: MonitorRule, tenant: String?, extraLabels: [String: String], holds: Bool?, value: Double?,
                              threshold: Double?) -> RuleFinding {
-        var labels = rule.labels.merging(extraLabels) { $1 }
-        labels["alertname"] = rule.name
-        if let tenant { labels["tenant"] = tenant }
-        let annotations = rule.annotations.mapValues {
-            AnnotationTemplate.render($0, tenant: tenant, value: value, threshold: threshold, name: rule.name, labels: labels)
-        }
-        return RuleFinding(key: AlertKey(rule: rule.name, fingerprint: AlertNotification.fingerprint(labels)), rule: rule, tenant: tenant,
-                           labels: labels, annotations: annotations, holds: holds, value: value)
+        RuleFinding(rule: rule, tenant: tenant, extraLabels: extraLabels, holds: holds, value: value, threshold: threshold)
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import SluiceStore
 
 /// The query layer over the report time series: the sums rules evaluate at one time over several windows,
-/// and ranges of points for `GET …/series`. Windows are whole minutes of `sluice.report_minutes` when they
-/// can be; finer steps read the reports themselves, bucketed in SQL. Both prune partitions by time and use
-/// the (tenant, time) index.
+/// and ranges of points for `GET …/series`. Windows are read from the per-minute sums
+/// (`sluice.report_minutes`), long ones from the per-hour sums (`sluice.report_hours`), finer steps from the
+/// reports themselves, bucketed in SQL; all by time range on the (tenant, time) index, pruning partitions.
 public struct SeriesStore: Sendable {
     let pool: PostgresConnectionPool
 
@@ -17,30 +17,41 @@ public struct SeriesStore: Sendable {
 
     // MARK: At one time
 
-    /// The sums over each of `windows` (seconds, multiples of 60) ending with the minute that holds `time`,
-    /// for `tenants` (every tenant when nil): one pass over the minutes, grouped into the bands between
-    /// consecutive windows.
+    /// Windows longer than this, of whole hours, are read from the per-hour sums.
+    static let longestMinuteWindow = 6 * 3600
+
+    /// The sums over each of `windows` (seconds, multiples of 60) ending with the minute that holds `time` (for
+    /// windows of whole hours over 6 h: the hour that holds it), for `tenants` (every tenant when nil): one pass
+    /// over the minutes and one over the hours, grouped into the bands between consecutive windows.
     public func sums(at time: Date, windows: Set<Int>, tenants: [String]?) async throws -> ReportSums {
+        let hourly = windows.filter { $0 > Self.longestMinuteWindow && $0 % 3600 == 0 }
+        var sums = ReportSums()
+        try await addBands(to: &sums, table: "sluice.report_minutes", column: "minute", unit: 60, at: time,
+                           windows: windows.subtracting(hourly), tenants: tenants)
+        try await addBands(to: &sums, table: "sluice.report_hours", column: "hour", unit: 3600, at: time, windows: hourly, tenants: tenants)
+        return sums
+    }
+
+    private func addBands(to sums: inout ReportSums, table: String, column: String, unit: Double, at time: Date, windows: Set<Int>,
+                          tenants: [String]?) async throws {
         let edges = windows.sorted()
-        guard let longest = edges.last else { return ReportSums() }
-        let end = Self.minuteFloor(time).addingTimeInterval(60)
+        guard let longest = edges.last else { return }
+        let end = Date(timeIntervalSince1970: ((time.timeIntervalSince1970 / unit).rounded(.down) + 1) * unit)
         let rows = try await pool.query("""
-            SELECT tenant_id, kind, width_bucket(extract(epoch FROM $1::timestamptz - minute) - 1, $2::float8[]) AS band,
+            SELECT tenant_id, kind, width_bucket(extract(epoch FROM $1::timestamptz - \(column)) - 1, $2::float8[]) AS band,
                    \(ReportAggregate.fromMinutes)
-            FROM sluice.report_minutes
-            WHERE minute >= $1::timestamptz - make_interval(secs => $3) AND minute < $1::timestamptz
+            FROM \(table)
+            WHERE \(column) >= $1::timestamptz - make_interval(secs => $3) AND \(column) < $1::timestamptz
               AND ($4::text[] IS NULL OR tenant_id = ANY($4::text[]))
             GROUP BY tenant_id, kind, band
             """, [.init(end), .init("{" + edges.map(String.init).joined(separator: ",") + "}"), .init(longest),
                   .init(tenants.map(Self.arrayLiteral))])
-        var sums = ReportSums()
         for row in rows {
             guard let tenant = try row.decode(String.self, "tenant_id"),
                   let kind = try row.decode(String.self, "kind").flatMap(IngestionReport.Kind.init(rawValue:)),
                   let band = try row.decode(Int.self, "band"), band < edges.count else { continue }
             sums.add(try ReportAggregate(row: row), tenant: tenant, kind: kind, toWindows: edges[band...])
         }
-        return sums
     }
 
     /// The readiness probes of every process in each of `windows` (seconds) ending at `time`.

@@ -131,6 +131,7 @@ public struct IngestionReports: Sendable {
         try await pool.withTransaction { connection in
             let deleted = try connection.execute("DELETE FROM \(Self.table) WHERE tenant_id = $1", [.init(tenant)])
             try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1", [.init(tenant)])
+            try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1", [.init(tenant)])
             return deleted
         }
     }

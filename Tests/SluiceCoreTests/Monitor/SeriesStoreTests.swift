@@ -90,6 +90,19 @@ import Testing
         #expect(only.sums(tenant: "tenant-a", kind: nil, window: 180).reports == 0)
     }
 
+    @Test func longWindowsReadWholeHours() async throws {
+        let (store, pool) = try await seeded()
+        // A day's window at 10:02:30 is the hours from 11:00 the day before through 10:59 (the hour holding it).
+        try await MonitorTestData.insert([
+            MonitorTestData.file("tenant-a", at: ten.addingTimeInterval(-86_400 + 5400), rows: 7),
+            MonitorTestData.file("tenant-a", at: ten.addingTimeInterval(-86_400 + 1800), rows: 1000),
+        ], into: pool)
+        let sums = try await store.sums(at: minute(2, 30), windows: [3600, 86_400], tenants: ["tenant-a"])
+        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 86_400).rowsIngested == 137)
+        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 3600).rowsIngested == 130)
+        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 86_400).files == 4)
+    }
+
     @Test func rangeQueriesPrunePartitionsAndUseTheTenantTimeIndex() async throws {
         let (_, pool) = try await seeded()
         for step in [60, 30] {
