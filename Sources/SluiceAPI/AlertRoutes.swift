@@ -33,7 +33,7 @@ public struct AlertRoutes: Sendable {
                     let (from, to) = try ReportRoutes.window(request)
                     let limit = try request.integer("limit", in: 1...10_000, default: 1000)
                     let events = try await monitor.store.history(from: from, to: to, tenant: request.query["tenant"], limit: limit)
-                    return .json(["events": events.map(EventBody.init)])
+                    return .json(["events": events.map(AlertBody.init)])
                 }
             }),
             Route(.post, "/api/v1/rules/reload", .streaming { request, _ in
@@ -62,7 +62,8 @@ public struct AlertRoutes: Sendable {
         ]
     }
 
-    /// An alert as `GET /api/v1/alerts` shows it.
+    /// An alert as `GET /api/v1/alerts` shows it, or one of its transitions as the history does (with `at`,
+    /// the transition's time, instead of `fired_at`).
     private struct AlertBody: Encodable {
         let name: String
         let tenant: String?
@@ -71,23 +72,34 @@ public struct AlertRoutes: Sendable {
         let annotations: [String: String]
         let value: Double?
         let activeAt: Date
-        let firedAt: Date?
         let fingerprint: String
+        /// An alert's firing time (nil: pending), or a transition's time.
+        let firedAt: Date?
+        let at: Date?
 
         init(_ alert: ActiveAlert) {
+            self.init(alert, state: alert.state.rawValue, firedAt: alert.firedAt, at: nil)
+        }
+
+        init(_ event: AlertStore.Event) {
+            self.init(event.alert, state: event.state, firedAt: nil, at: event.at)
+        }
+
+        private init(_ alert: ActiveAlert, state: String, firedAt: Date?, at: Date?) {
             name = alert.labels["alertname"] ?? alert.rule
             tenant = alert.tenant
-            state = alert.state.rawValue
+            self.state = state
             labels = alert.labels
             annotations = alert.annotations
             value = alert.value.flatMap { $0.isFinite ? $0 : nil }
             activeAt = alert.activeAt
-            firedAt = alert.firedAt
             fingerprint = alert.fingerprint
+            self.firedAt = firedAt
+            self.at = at
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, tenant, state, labels, annotations, value, fingerprint
+            case name, tenant, state, labels, annotations, value, fingerprint, at
             case activeAt = "active_at", firedAt = "fired_at"
         }
 
@@ -100,48 +112,12 @@ public struct AlertRoutes: Sendable {
             try container.encode(annotations, forKey: .annotations)
             try container.encode(value, forKey: .value)
             try container.encode(activeAt, forKey: .activeAt)
-            try container.encode(firedAt, forKey: .firedAt)
             try container.encode(fingerprint, forKey: .fingerprint)
-        }
-    }
-
-    /// A transition as `GET /api/v1/alerts/history` shows it.
-    private struct EventBody: Encodable {
-        let name: String
-        let tenant: String?
-        let state: String
-        let labels: [String: String]
-        let annotations: [String: String]
-        let value: Double?
-        let activeAt: Date
-        let at: Date
-
-        init(_ event: AlertStore.Event) {
-            name = event.alert.labels["alertname"] ?? event.alert.rule
-            tenant = event.alert.tenant
-            state = event.state
-            labels = event.alert.labels
-            annotations = event.alert.annotations
-            value = event.alert.value.flatMap { $0.isFinite ? $0 : nil }
-            activeAt = event.alert.activeAt
-            at = event.at
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case name, tenant, state, labels, annotations, value, at
-            case activeAt = "active_at"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(name, forKey: .name)
-            try container.encode(tenant, forKey: .tenant)
-            try container.encode(state, forKey: .state)
-            try container.encode(labels, forKey: .labels)
-            try container.encode(annotations, forKey: .annotations)
-            try container.encode(value, forKey: .value)
-            try container.encode(activeAt, forKey: .activeAt)
-            try container.encode(at, forKey: .at)
+            if let at {
+                try container.encode(at, forKey: .at)
+            } else {
+                try container.encode(firedAt, forKey: .firedAt)
+            }
         }
     }
 }

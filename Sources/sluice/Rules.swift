@@ -15,6 +15,11 @@ struct Rules: ParsableCommand {
         var directory: String
 
         func run() throws {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                FileHandle.standardError.write(Data("FAILED: \(directory) is not a directory\n".utf8))
+                throw ExitCode.failure
+            }
             do {
                 let loaded = try MonitorConfiguration.load(directory: directory)
                 let slos = loaded.rules.filter { if case .objective = $0.condition { true } else { false } }.count
