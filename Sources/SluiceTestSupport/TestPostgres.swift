@@ -22,11 +22,12 @@ public enum TestPostgres {
     private static let running = Mutex<EmbeddedPostgres?>(nil)
 
     /// Started exactly once (Swift initialises static lets thread-safely). Tests run in parallel, each
-    /// service with its own pool (and some with two server processes), hence the connection headroom.
+    /// service with its own pool (and some with two server processes), hence the connection headroom: a run
+    /// peaks at about 320 connections, and a loaded machine, on which tests overlap longer, at more.
     private static let shared = Task<Shared, any Error> {
         let directory = try makeTemporaryDirectory(prefix: "sluice-test-pg")
         let cluster = EmbeddedPostgres(
-            configuration: .init(dataDirectory: directory, maxConnections: 400, sharedBuffers: "32MB"))
+            configuration: .init(dataDirectory: directory, maxConnections: 800, sharedBuffers: "32MB"))
         running.withLock { $0 = cluster }
         atexit { TestPostgres.stopAtExit() }
         try await cluster.start()

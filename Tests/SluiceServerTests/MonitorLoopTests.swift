@@ -83,3 +83,40 @@ import Testing
         }
     }
 }
+
+extension MonitorLoopTests {
+    /// An alert's action that cannot be applied (its tenant was deleted) is logged as failed, with its cause.
+    @Test func anAlertsActionForADeletedTenantIsLoggedAsFailed() async throws {
+        let directory = try MonitorAPITests.configDirectory(rules: """
+            rules:
+              - name: Quiet
+                kind: threshold
+                series: ingest_rows_per_second
+                window: 1m
+                op: "=="
+                threshold: 0
+                scope: {tenant: gone-a}
+                actions:
+                  firing: [{action: scale_up, by: 1}]
+                  resolved: [{action: scale_down, by: 1}]
+            """)
+        try await InProcessSluice.with(configDirectory: directory, configure: { $0.monitor.interval = .milliseconds(200) }) { sluice in
+            let yaml = tenantYAML("gone-a") + "\nservice_agreement:\n  stream: {min_instances: 1, max_instances: 3}\n"
+            _ = try await sluice.createTenant(yaml, contentType: "application/yaml")
+            func actions() async throws -> [[String: Any]] {
+                try await sluice.send("GET", "/api/v1/stream/actions?tenant=gone-a", token: Self.admin).json()["actions"] as? [[String: Any]] ?? []
+            }
+            try await waitUntil("the quiet tenant is scaled up", timeout: .seconds(60)) {
+                try await actions().contains { $0["action"] as? String == "scale_up" && $0["outcome"] as? String == "applied" }
+            }
+            let deleted = try await sluice.send("DELETE", "/api/v1/tenants/gone-a?confirm=gone-a", token: Self.admin)
+            #expect(deleted.status == 200, "\(deleted.text)")
+            try await waitUntil("the resolved alert's action is logged as failed", timeout: .seconds(60)) {
+                try await actions().contains { $0["action"] as? String == "scale_down" && $0["outcome"] as? String == "failed" }
+            }
+            let failed = try #require(try await actions().first)
+            #expect((failed["cause"] as? [String: Any])?["status"] as? String == "resolved")
+            #expect((failed["message"] as? String)?.contains("gone-a") == true)
+        }
+    }
+}

@@ -2,7 +2,8 @@ import Foundation
 import SluiceTestSupport
 import Testing
 
-/// `sluice rules check DIR`, as operators run it: the shipped examples pass, a bad file fails with every problem.
+/// `sluice rules check DIR`, as operators run it: the shipped examples pass, a bad file fails with every problem;
+/// and a running `sluice serve` reloads its rules on SIGHUP.
 @Suite struct RulesCommandTests {
     private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -25,5 +26,36 @@ import Testing
         #expect(bad.output.contains("rules.yaml: rules[0].window: must be whole minutes"), "\(bad.output)")
         #expect(bad.output.contains("rules.yaml: rules[1].objective: must be between 0 and 1"), "\(bad.output)")
         #expect(try await check(directory + "/missing").status == 1)
+    }
+
+    @Test func serveReloadsItsRulesOnSIGHUP() async throws {
+        let directory = try MonitorAPITests.configDirectory(
+            rules: "rules: [{name: One, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 0.5}]\n")
+        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", directory + "/data",
+                                               "--config", directory], environment: ["SLUICE_ADMIN_TOKEN": "admin"])
+        do {
+            try await sluice.waitUntilReady()
+            func rules() async throws -> Double? {
+                metricValue(try await sluice.client.get("/metrics").text, "sluice_rules{kind=\"threshold\"}")
+            }
+            #expect(try await rules() == 1)
+            try "rules: [{name: One, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 0.5},\n  {name: Two, kind: slo, series: availability, objective: 0.99}]\n"
+                .write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
+            kill(sluice.process.processIdentifier, SIGHUP)
+            try await waitUntil("SIGHUP loads the new rules", timeout: .seconds(60)) {
+                metricValue(try await sluice.client.get("/metrics").text, "sluice_rules{kind=\"slo\"}") == 1
+            }
+            // A bad file on SIGHUP is refused; the rules in force stay.
+            try "rules: [{name: Bad}]\n".write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
+            kill(sluice.process.processIdentifier, SIGHUP)
+            try await waitUntil("the refused reload shows", timeout: .seconds(60)) {
+                metricValue(try await sluice.client.get("/metrics").text, "sluice_rules_last_reload_success") == 0
+            }
+            #expect(try await rules() == 1)
+            #expect(try await sluice.terminate() == 0)
+        } catch {
+            _ = try? await sluice.terminate()
+            throw error
+        }
     }
 }

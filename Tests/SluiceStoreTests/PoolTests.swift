@@ -42,6 +42,8 @@ import Testing
     @Test func clientWorkLeavesTheReservedConnectionsToServiceWork() async throws {
         let pool = try await TestPostgres.makePool(configuration: .init(maximumConnections: 3, reservedForServiceWork: 1))
         let release = LockedBox(false)
+        // A failure below must not leave the holders (awaited at the end of the scope) waiting forever.
+        defer { release.update { $0 = true } }
         func holdUntilReleased() async throws {
             try await PostgresConnectionPool.$isClientWork.withValue(true) {
                 try await pool.withConnection { _ in

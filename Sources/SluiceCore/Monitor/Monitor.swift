@@ -86,6 +86,9 @@ public final class Monitor: Sendable {
         components.setRunning(name, true)
         defer { components.setRunning(name, false) }
         while !Task.isCancelled {
+            // The first evaluation waits an interval too, so a start does not add to the start's own queries.
+            try? await Task.sleep(for: configuration.interval)
+            if Task.isCancelled { break }
             do {
                 // Without rules nothing is evaluated, unless alerts of rules since removed are left to resolve.
                 var needed = !rules.rules.isEmpty
@@ -98,7 +101,6 @@ public final class Monitor: Sendable {
             } catch {
                 logger.warning("rule evaluation failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: configuration.interval)
         }
         await resign()
     }

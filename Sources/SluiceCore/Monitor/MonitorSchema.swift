@@ -106,6 +106,9 @@ enum MonitorSchema {
         COMMENT ON COLUMN sluice.alert_history.notified_at IS 'When receivers were given a firing or resolved transition: written first, then sent (an outbox)';
 
         ALTER TABLE sluice.stream_actions ADD COLUMN cause jsonb;
+        ALTER TABLE sluice.stream_actions DROP CONSTRAINT stream_actions_outcome_check;
+        ALTER TABLE sluice.stream_actions ADD CONSTRAINT stream_actions_outcome_check
+            CHECK (outcome IN ('applied', 'clamped', 'rejected', 'failed'));
         COMMENT ON COLUMN sluice.stream_actions.cause IS 'The alert that caused the action: name, status, labels, value';
         """)
 }

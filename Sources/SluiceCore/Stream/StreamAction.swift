@@ -153,7 +153,8 @@ public struct StreamActionRecord: Sendable, Codable, Equatable {
     public var action: String
     public var parameters: [String: Double]
     public var source: String
-    /// `applied`, `clamped` (scaling stopped at a bound) or `rejected`.
+    /// `applied`, `clamped` (scaling stopped at a bound), `rejected`, or `failed` (an alert's action for a tenant
+    /// deleted since).
     public var outcome: String
     public var message: String?
     /// The tenant's state after the action.
