@@ -36,16 +36,23 @@ public struct AlertRoutes: Sendable {
                     return .json(["events": events.map(AlertBody.init)])
                 }
             }),
+            Route(.get, "/api/v1/rules", .streaming { request, _ in
+                try await answering {
+                    try auth.requireAdmin(request)
+                    return .json(["rules": monitor.rules.rules.map(RuleBody.init)])
+                }
+            }),
             Route(.post, "/api/v1/rules/reload", .streaming { request, _ in
                 try await answering {
                     try auth.requireAdmin(request)
-                    let loaded = try monitor.reload()
-                    return .json(["rules": loaded.rules.count])
+                    let loaded = try await monitor.reloadOffThePool()
+                    return .json(["rules": loaded.rules.map(RuleBody.init)])
                 }
             }),
             Route(.post, "/api/v1/alerts/webhook", .streaming { request, body in
                 try await answering {
-                    if let webhookToken, request.headers["Authorization"] == "Bearer \(webhookToken)" {
+                    let bearer = request.headers["Authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                    if let webhookToken, let bearer, APIKey.constantTimeEquals(bearer, webhookToken) {
                         // The configured webhook token.
                     } else {
                         try auth.requireAdmin(request)
@@ -60,6 +67,19 @@ public struct AlertRoutes: Sendable {
                 }
             }),
         ]
+    }
+
+    /// A rule in force as `GET /api/v1/rules` shows it.
+    private struct RuleBody: Encodable {
+        let name: String
+        let kind: String
+        let file: String
+
+        init(_ rule: MonitorRule) {
+            name = rule.name
+            if case .threshold = rule.condition { kind = "threshold" } else { kind = "slo" }
+            file = rule.file
+        }
     }
 
     /// An alert as `GET /api/v1/alerts` shows it, or one of its transitions as the history does (with `at`,

@@ -20,6 +20,8 @@ public struct SeriesRoutes: Sendable {
                     let tenant = request.pathParameter("tenant")
                     if tenant == "*" { try auth.requireAdmin(request) } else { try await auth.requireTenant(request, tenant) }
                     let query = try Self.query(request, tenants: tenant == "*" ? nil : [tenant])
+                    // The platform's readiness is not a tenant's to read.
+                    if !query.series.isPerTenant { try auth.requireAdmin(request) }
                     let results = try await store.range(query)
                     return .json(QueryRangeAnswer(results.map { result in
                         var metric = ["__name__": query.series.rawValue]
@@ -54,6 +56,12 @@ public struct SeriesRoutes: Sendable {
         let query = SeriesRangeRequest(series: series, tenants: tenants, kind: kind, from: from, to: to, step: step, window: window)
         guard window / query.bucketSeconds <= SeriesRangeRequest.maximumBucketsPerPoint else {
             throw HTTPError.badRequest("invalid_parameter", "window must be a multiple of the step, or of a minute, at most \(SeriesRangeRequest.maximumBucketsPerPoint) times it")
+        }
+        // Each point adds up its window's buckets, and a backlog point joins the files of a week: bounded work.
+        guard points * Double(window / query.bucketSeconds) <= Double(SeriesRangeRequest.maximumBucketSums),
+              series.source != .backlog || points <= Double(SeriesRangeRequest.maximumBacklogPoints) else {
+            throw HTTPError.badRequest("too_many_points",
+                                       "the range asks for too much work (points × buckets per point over \(SeriesRangeRequest.maximumBucketSums), or backlog points over \(SeriesRangeRequest.maximumBacklogPoints)); use a larger step or a shorter window")
         }
         return query
     }

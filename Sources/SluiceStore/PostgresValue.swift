@@ -14,6 +14,14 @@ public enum PostgresValue: Sendable, Hashable {
     public init(_ value: (some PostgresEncodable)?) {
         self = value?.postgresValue ?? .null
     }
+
+    /// An array parameter (cast it in SQL, e.g. `$1::text[]`): each element quoted and escaped, `nil` as `NULL`.
+    public static func array(_ elements: [String?]) -> PostgresValue {
+        .text("{" + elements.map { element in
+            guard let element else { return "NULL" }
+            return "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}")
+    }
 }
 
 extension PostgresValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,

@@ -92,8 +92,11 @@ public struct ReportPartitionMaintenance: Sendable {
         try await pool.withTransaction { connection in
             let deleted = try connection.execute(
                 "DELETE FROM \(IngestionReports.table) WHERE tenant_id = $1 AND started_at < $2", [.init(tenant), .init(cutoff)])
-            try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1 AND minute < $2", [.init(tenant), .init(cutoff)])
-            try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1 AND hour < $2", [.init(tenant), .init(cutoff)])
+            // Only the sums of whole minutes and hours before the cutoff: one holding it keeps its reports' counts.
+            try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1 AND minute < date_trunc('minute', $2::timestamptz)",
+                                   [.init(tenant), .init(cutoff)])
+            try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1 AND hour < date_trunc('hour', $2::timestamptz)",
+                                   [.init(tenant), .init(cutoff)])
             return deleted
         }
     }

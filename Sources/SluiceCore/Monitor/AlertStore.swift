@@ -41,7 +41,7 @@ public struct AlertStore: Sendable {
     /// transitions, which wait in the history for their notification. Alerts whose state did not change only
     /// get their value, annotations and evaluation time refreshed, all in one statement.
     func save(_ changes: [(key: AlertKey, alert: ActiveAlert?, transition: ActiveAlert.Transition, previous: ActiveAlert?)],
-              at time: Date) async throws {
+              at time: Date, fence: Int32?) async throws {
         guard !changes.isEmpty else { return }
         let unchanged = changes.filter { change in
             guard change.transition == .none, let alert = change.alert, let previous = change.previous else { return false }
@@ -53,14 +53,14 @@ public struct AlertStore: Sendable {
         }
         let unchangedKeys = Set(unchanged.map(\.key))
         try await pool.withTransaction { connection in
+            try Self.checkLead(fence, on: connection)
             if !refreshed.isEmpty {
                 try connection.execute("""
                     UPDATE sluice.alerts a SET value = u.value, annotations = u.annotations::jsonb, evaluated_at = $5
                     FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[]) AS u (rule, fingerprint, value, annotations)
                     WHERE a.rule = u.rule AND a.fingerprint = u.fingerprint
-                    """, [.init(Self.arrayLiteral(refreshed.map { $0.0.rule })), .init(Self.arrayLiteral(refreshed.map { $0.0.fingerprint })),
-                          .init(Self.arrayLiteral(refreshed.map { $0.1.map { "\($0)" } })), .init(Self.arrayLiteral(refreshed.map(\.2))),
-                          .init(time)])
+                    """, [.array(refreshed.map { $0.0.rule }), .array(refreshed.map { $0.0.fingerprint }),
+                          .array(refreshed.map { $0.1.map { "\($0)" } }), .array(refreshed.map(\.2)), .init(time)])
             }
             for change in changes where !unchangedKeys.contains(change.key) {
                 if let alert = change.alert {
@@ -89,6 +89,29 @@ public struct AlertStore: Sendable {
         }
     }
 
+    /// Throws `not_leader` unless the backend `fence` (the leader's connection) still holds the lead's lock;
+    /// nothing to check without a fence (an evaluation run directly, as tests do).
+    static func checkLead(_ fence: Int32?, on connection: PostgresConnection) throws {
+        guard let fence else { return }
+        let held = try connection.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1) AS held", [.init(fence)])
+            .first?.decode(Bool.self, "held") ?? false
+        guard held else { throw ServiceError(.conflict, "not_leader", "this process lost the lead of the evaluation") }
+    }
+
+    /// Whether the backend `fence` still holds the lead's lock (always, without a fence).
+    func stillLeads(_ fence: Int32?) async throws -> Bool {
+        guard fence != nil else { return true }
+        return try await pool.withConnection { connection in
+            do {
+                try Self.checkLead(fence, on: connection)
+                return true
+            } catch let error as ServiceError where error.code == "not_leader" {
+                return false
+            }
+        }
+    }
+
     /// Firing and resolved transitions not yet given to receivers, oldest first.
     func unnotified(limit: Int = 500) async throws -> [Event] {
         try await pool.query("""
@@ -112,14 +135,6 @@ public struct AlertStore: Sendable {
     }
 
     // MARK: Rows
-
-    /// A PostgreSQL array literal of `values`, each quoted (`NULL` for nil).
-    static func arrayLiteral(_ values: [String?]) -> String {
-        "{" + values.map { value in
-            guard let value else { return "NULL" }
-            return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }.joined(separator: ",") + "}"
-    }
 
     static func json(_ map: [String: String]) throws -> String {
         let encoder = JSONEncoder()

@@ -17,6 +17,12 @@ extension Monitor {
     /// that stopped before notifying, too).
     @discardableResult
     public func evaluate(at time: Date) async throws -> Evaluation {
+        try await evaluate(at: time, fence: nil)
+    }
+
+    /// ``evaluate(at:)`` writing only while the backend `fence` holds the lead (see ``MonitorLeadership``).
+    @discardableResult
+    func evaluate(at time: Date, fence: Int32?) async throws -> Evaluation {
         let started = ContinuousClock.now
         let configuration = rules
         do {
@@ -39,10 +45,10 @@ extension Monitor {
             let previous = Dictionary(try await store.active().map { (AlertKey(rule: $0.rule, fingerprint: $0.fingerprint), $0) },
                                       uniquingKeysWith: { first, _ in first })
             let changes = transitions(findings, previous: previous, at: time)
-            try await store.save(changes, at: time)
+            try await store.save(changes, at: time, fence: fence)
             let active = try await store.active()
             metrics.publish(active, objectives: objectives)
-            let notified = await notifyPending()
+            let notified = try await store.stillLeads(fence) ? await notifyPending() : 0
             metrics.evaluated(seconds: started.duration(to: .now).secondsValue, at: time.timeIntervalSince1970)
             return Evaluation(active: active, objectives: objectives,
                               transitions: changes.filter { $0.transition != .none }.map {

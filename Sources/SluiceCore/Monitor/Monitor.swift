@@ -67,12 +67,20 @@ public final class Monitor: Sendable {
         }
     }
 
+    /// ``reload()`` on a thread of its own: reading the files blocks, and must not on the cooperative pool.
+    public func reloadOffThePool() async throws -> MonitorConfiguration {
+        try await runOnDedicatedThread(name: "sluice-rules-reload") { try self.reload() }
+    }
+
     /// Whether this process evaluates (taking the lead if no process has it).
     public func lead() async -> Bool {
         let leads = await leadership.acquire()
         metrics.leading(leads)
         return leads
     }
+
+    /// The backend holding the lead's lock for this process, while it leads.
+    var fence: Int32? { leadership.fence }
 
     /// Gives the lead up, for another process to take.
     public func resign() async {
@@ -94,7 +102,7 @@ public final class Monitor: Sendable {
                 var needed = !rules.rules.isEmpty
                 if !needed { needed = try await store.hasRuleAlerts() }
                 if needed, await lead() {
-                    try await evaluate(at: now())
+                    try await evaluate(at: now(), fence: fence)
                 } else {
                     await resign()
                 }

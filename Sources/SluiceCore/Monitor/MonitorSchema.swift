@@ -8,12 +8,14 @@ enum MonitorSchema {
         "\(column.name) \(["latency_sum", "latency_max", "queue_oldest_age_max"].contains(column.name) ? "double precision" : "bigint")"
     }.joined(separator: ",\n    ")
 
-    /// Adds the statement's new reports to `table`'s sums per `unit` (`minute`, `hour`) of `started_at`.
-    private static func upsert(table: String, column: String, unit: String) -> String {
+    /// Adds the reports of `source` to `table`'s sums per `unit` (`minute`, `hour`) of `started_at`, locking the
+    /// sums' rows in one order.
+    private static func upsert(table: String, column: String, unit: String, from source: String = "new_reports") -> String {
         """
         INSERT INTO sluice.\(table) AS m (tenant_id, kind, \(column), \(ReportAggregate.columns.map(\.name).joined(separator: ", ")))
             SELECT tenant_id, kind, date_trunc('\(unit)', started_at), \(ReportAggregate.fromReports)
-            FROM new_reports GROUP BY tenant_id, kind, date_trunc('\(unit)', started_at)
+            FROM \(source) GROUP BY tenant_id, kind, date_trunc('\(unit)', started_at)
+            ORDER BY tenant_id, kind, date_trunc('\(unit)', started_at)
             ON CONFLICT (tenant_id, \(column), kind) DO UPDATE SET
                 \(ReportAggregate.columns.map { column in
                     column.combine == "sum" ? "\(column.name) = m.\(column.name) + excluded.\(column.name)"
@@ -58,6 +60,9 @@ enum MonitorSchema {
         $$;
         CREATE TRIGGER ingestion_reports_sums AFTER INSERT ON sluice.ingestion_reports
             REFERENCING NEW TABLE AS new_reports FOR EACH STATEMENT EXECUTE FUNCTION sluice.add_report_sums();
+        -- The reports written before this version.
+        \(upsert(table: "report_minutes", column: "minute", unit: "minute", from: "sluice.ingestion_reports"))
+        \(upsert(table: "report_hours", column: "hour", unit: "hour", from: "sluice.ingestion_reports"))
 
         CREATE TABLE sluice.readiness_probes (
             at           timestamptz NOT NULL,

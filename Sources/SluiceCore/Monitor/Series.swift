@@ -23,11 +23,11 @@ public enum Series: String, Sendable, CaseIterable, Codable {
     case streamQueueMessages = "stream_queue_messages"
 
     /// Where a series comes from.
-    enum Source: Sendable {
+    public enum Source: Sendable {
         case reports, probes, backlog
     }
 
-    var source: Source {
+    public var source: Source {
         switch self {
         case .readinessAvailability: .probes
         case .backlogFiles, .backlogOldestAgeSeconds: .backlog

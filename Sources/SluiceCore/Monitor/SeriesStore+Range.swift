@@ -29,6 +29,10 @@ public struct SeriesRangeRequest: Sendable {
     public static let maximumPoints = 11_000
     /// At most this many buckets read per point and series.
     public static let maximumBucketsPerPoint = 10_080
+    /// At most this many bucket additions per series (points × buckets per point).
+    public static let maximumBucketSums = 1_000_000
+    /// At most this many points of a backlog series (each looks at a week of the file ledger).
+    public static let maximumBacklogPoints = 1500
 
     /// The width of the buckets read: the largest that divides both the step and the window.
     public var bucketSeconds: Int {
@@ -113,7 +117,7 @@ extension SeriesStore {
               AND ($5::text[] IS NULL OR tenant_id = ANY($5::text[])) AND ($6::text IS NULL OR kind = $6)
             GROUP BY tenant_id, bucket
             """, [.init(request.origin), .init(request.bucketSeconds), .init(request.window), .init(request.to),
-                  .init(request.tenants.map(Self.arrayLiteral)), .init(request.kind?.rawValue)])
+                  request.tenants.map { .array($0) } ?? .null, .init(request.kind?.rawValue)])
     }
 
     private func reportBuckets(_ request: SeriesRangeRequest) async throws -> [String: [Int: ReportAggregate]] {
@@ -156,7 +160,7 @@ extension SeriesStore {
             WHERE (f.received_at > $1::timestamptz - interval '7 days' OR f.state IN \(Self.pendingStates))
               AND ($4::text[] IS NULL OR f.tenant_id = ANY($4::text[]))
             GROUP BY tenant_id, t
-            """, [.init(first), .init(last), .init(request.step), .init(request.tenants.map(Self.arrayLiteral))])
+            """, [.init(first), .init(last), .init(request.step), request.tenants.map { .array($0) } ?? .null])
         var points: [String: [Int: BacklogSample]] = [:]
         for row in rows {
             guard let tenant = try row.decode(String.self, "tenant_id"), let index = try row.decode(Int.self, "point") else { continue }

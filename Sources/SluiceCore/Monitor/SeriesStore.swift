@@ -20,9 +20,10 @@ public struct SeriesStore: Sendable {
     /// Windows longer than this, of whole hours, are read from the per-hour sums.
     static let longestMinuteWindow = 6 * 3600
 
-    /// The sums over each of `windows` (seconds, multiples of 60) ending with the minute that holds `time` (for
-    /// windows of whole hours over 6 h: the hour that holds it), for `tenants` (every tenant when nil): one pass
-    /// over the minutes and one over the hours, grouped into the bands between consecutive windows.
+    /// The sums over each of `windows` (seconds, multiples of 60) of complete minutes before `time` (for windows
+    /// of whole hours over 6 h: complete hours), for `tenants` (every tenant when nil): one pass over the
+    /// minutes and one over the hours, grouped into the bands between consecutive windows. The minute (hour)
+    /// still under way is left out: a window holds as much time as it says, never a fraction of a bucket.
     public func sums(at time: Date, windows: Set<Int>, tenants: [String]?) async throws -> ReportSums {
         let hourly = windows.filter { $0 > Self.longestMinuteWindow && $0 % 3600 == 0 }
         var sums = ReportSums()
@@ -36,7 +37,7 @@ public struct SeriesStore: Sendable {
                           tenants: [String]?) async throws {
         let edges = windows.sorted()
         guard let longest = edges.last else { return }
-        let end = Date(timeIntervalSince1970: ((time.timeIntervalSince1970 / unit).rounded(.down) + 1) * unit)
+        let end = Date(timeIntervalSince1970: (time.timeIntervalSince1970 / unit).rounded(.down) * unit)
         let rows = try await pool.query("""
             SELECT tenant_id, kind, width_bucket(extract(epoch FROM $1::timestamptz - \(column)) - 1, $2::float8[]) AS band,
                    \(ReportAggregate.fromMinutes)
@@ -45,7 +46,7 @@ public struct SeriesStore: Sendable {
               AND ($4::text[] IS NULL OR tenant_id = ANY($4::text[]))
             GROUP BY tenant_id, kind, band
             """, [.init(end), .init("{" + edges.map(String.init).joined(separator: ",") + "}"), .init(longest),
-                  .init(tenants.map(Self.arrayLiteral))])
+                  tenants.map { .array($0) } ?? .null])
         for row in rows {
             guard let tenant = try row.decode(String.self, "tenant_id"),
                   let kind = try row.decode(String.self, "kind").flatMap(IngestionReport.Kind.init(rawValue:)),
@@ -86,7 +87,7 @@ public struct SeriesStore: Sendable {
               AND (state IN \(Self.pendingStates) OR (state <> 'deleted' AND state_changed_at > $1))
               AND ($3::text[] IS NULL OR tenant_id = ANY($3::text[]))
             GROUP BY tenant_id
-            """, [.init(time), .init(time.addingTimeInterval(-lookback)), .init(tenants.map(Self.arrayLiteral))])
+            """, [.init(time), .init(time.addingTimeInterval(-lookback)), tenants.map { .array($0) } ?? .null])
         var samples: [String: BacklogSample] = [:]
         for row in rows {
             guard let tenant = try row.decode(String.self, "tenant_id") else { continue }
@@ -100,10 +101,5 @@ public struct SeriesStore: Sendable {
 
     static func minuteFloor(_ date: Date) -> Date {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.down) * 60)
-    }
-
-    /// A `text[]` literal of tenant ids (which are lowercase letters, digits, `-` and `_`).
-    static func arrayLiteral(_ ids: [String]) -> String {
-        "{" + ids.map { "\"" + $0 + "\"" }.joined(separator: ",") + "}"
     }
 }

@@ -123,16 +123,19 @@ public struct IngestionReports: Sendable {
         }
     }
 
-    /// Deletes every report of `tenant` and their per-minute sums (when the tenant is deleted); returns how
-    /// many reports.
+    /// Deletes every report of `tenant` and their sums (when the tenant is deleted); returns how many reports.
     @discardableResult
     public func deleteTenant(_ tenant: String) async throws -> Int {
-        // Reports before their sums: the order every writer locks the two tables in.
-        try await pool.withTransaction { connection in
-            let deleted = try connection.execute("DELETE FROM \(Self.table) WHERE tenant_id = $1", [.init(tenant)])
-            try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1", [.init(tenant)])
-            try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1", [.init(tenant)])
-            return deleted
-        }
+        try await pool.withTransaction { try Self.deleteTenant(tenant, on: $0) }
+    }
+
+    /// Deletes every report of `tenant` and their per-minute and per-hour sums on `connection`; returns how
+    /// many reports. Reports before their sums: the order every writer locks the tables in.
+    @discardableResult
+    static func deleteTenant(_ tenant: String, on connection: PostgresConnection) throws -> Int {
+        let deleted = try connection.execute("DELETE FROM \(table) WHERE tenant_id = $1", [.init(tenant)])
+        try connection.execute("DELETE FROM sluice.report_minutes WHERE tenant_id = $1", [.init(tenant)])
+        try connection.execute("DELETE FROM sluice.report_hours WHERE tenant_id = $1", [.init(tenant)])
+        return deleted
     }
 }

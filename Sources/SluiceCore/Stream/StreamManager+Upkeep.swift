@@ -14,7 +14,10 @@ extension StreamManager {
     /// Closes every tenant's window and writes the reports of those with traffic.
     func writeWindowReports() async {
         let epoch = Int(Date().timeIntervalSince1970 * 1000)
+        // By tenant: each report adds to its tenant's sums (row locks held to the commit), and every process
+        // taking them in the same order cannot deadlock with another.
         let reports = streams.withLock { Array($0.values) }.compactMap { $0.closeWindow(sourceID: "\(instanceID)-\(epoch)") }
+            .sorted { $0.tenantID < $1.tenantID }
         guard !reports.isEmpty else { return }
         do {
             try await pool.withTransaction { connection in

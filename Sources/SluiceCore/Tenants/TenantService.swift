@@ -202,7 +202,7 @@ public struct TenantService: Sendable {
             } else {
                 logger.warning("the tenant's schema was not created by Sluice and is left in place", metadata: ["tenant": "\(id)"])
             }
-            _ = try connection.execute("DELETE FROM sluice.ingestion_reports WHERE tenant_id = $1", [.init(id)])
+            try IngestionReports.deleteTenant(id, on: connection)
         }
         try await staging.removeTenant(id)
         try await forgetKeyFile(of: id)

@@ -78,7 +78,7 @@ public struct StagingRecovery: Sendable {
         for start in stride(from: 0, to: candidates.count, by: Self.batchSize) {
             let batch = candidates[start..<min(start + Self.batchSize, candidates.count)]
             let recorded = Set(try await pool.query("SELECT id FROM sluice.files WHERE id = ANY($1::text[]) AND state <> 'deleted'",
-                                                    [.init("{" + batch.map(\.id).joined(separator: ",") + "}")])
+                                                    [.array(batch.map(\.id))])
                 .compactMap { try $0.decode(String.self, "id") })
             unrecorded += batch.filter { !recorded.contains($0.id) }.map(\.path)
         }

@@ -33,7 +33,6 @@ import Testing
         ("1h and 5m above 14.4", [hour: (20, 1000), 5 * minute: (2, 100)], ["page"]),
         ("1h above 14.4, 5m not", [hour: (20, 1000), 5 * minute: (0, 100)], []),
         ("5m above 14.4, 1h not", [hour: (10, 1000), 5 * minute: (2, 100)], []),
-        ("exactly 14.4 is not above", [hour: (144, 10_000), 5 * minute: (144, 10_000)], []),
         ("6h and 30m above 6", [6 * hour: (7, 1000), 30 * minute: (7, 1000)], ["page"]),
         ("1d and 2h above 3", [day: (4, 1000), 2 * hour: (4, 1000)], ["ticket"]),
         ("3d and 6h above 1", [3 * day: (15, 10_000), 6 * hour: (15, 10_000)], ["ticket"]),
@@ -55,6 +54,27 @@ import Testing
         #expect(evaluate([:]).status.burnRates.values.allSatisfy { $0 == 0 })
         // Overspent is negative.
         #expect(evaluate([30 * Self.day: (30, 10_000)]).status.budgetRemaining < 0)
+    }
+
+    /// A burn rate exactly at the factor does not fire, just above does (a 50 % objective keeps the arithmetic exact).
+    @Test func exactlyAtTheFactorIsNotAbove() {
+        let half = MonitorRule(
+            name: "Half", file: "test.yaml",
+            condition: .objective(.init(indicator: .availability, kind: nil, objective: 0.5, period: 30 * Self.day,
+                                        burnWindows: [.init(long: Self.hour, short: 5 * Self.minute, factor: 1, severity: "page")],
+                                        minimumEvents: 1)),
+            scope: .everyTenant, pendingFor: 0, keepFiringFor: 0, labels: [:], annotations: [:], firingActions: [], resolvedActions: [])
+        func fires(bad: Int64) -> Bool {
+            var sums = ReportSums()
+            var aggregate = ReportAggregate()
+            aggregate.eventsTotal = 64
+            aggregate.eventsGood = 64 - bad
+            sums.add(aggregate, tenant: "t", kind: .batch, toWindows: [Self.hour, 5 * Self.minute])
+            return RuleEvaluator(rules: [half], tenants: ["t": [:]], sums: sums, probes: [:], backlog: [:]).evaluate().findings
+                .contains { $0.holds == true }
+        }
+        #expect(!fires(bad: 32))
+        #expect(fires(bad: 33))
     }
 
     @Test func factorsKeepTheirShareOfTheBudgetForOtherPeriods() {

@@ -83,23 +83,23 @@ final class RecordingReceiver: NotificationReceiver {
         try await seedRejects(pool, tenant: "tenant-b")
         let (monitor, receiver, _) = try monitor(pool, rules: Self.rejectRule)
         var timeline: [String] = []
-        for minutes in stride(from: 0.5, through: 6, by: 0.5) {
+        for minutes in stride(from: 0.5, through: 6.5, by: 0.5) {
             let evaluation = try await monitor.evaluate(at: at(minutes))
             for transition in evaluation.transitions {
                 #expect(transition.tenant == "tenant-a", "tenant-b is out of scope")
                 timeline.append("\(minutes):\(transition.transition)")
             }
         }
-        // Pending at 10:00:30, firing a minute later; the condition stops holding at 10:03 (its minute has no rejects)
-        // and the alert keeps firing a minute more.
-        #expect(timeline == ["0.5:pending", "1.5:firing", "4.0:resolved"])
+        // A window of complete minutes: pending at 10:01 (the minute 10:00), firing a minute later; the condition stops
+        // holding at 10:04 (the minute 10:03 has no rejects) and the alert keeps firing a minute more.
+        #expect(timeline == ["1.0:pending", "2.0:firing", "5.0:resolved"])
         let notifications = receiver.notifications
         #expect(notifications.map(\.status) == [.firing, .resolved])
         #expect(notifications.first?.actions == [.scaleUp(by: 2)] && notifications.last?.actions == [.scaleDown(by: 2)])
         #expect(notifications.first?.labels == ["alertname": "RejectsHigh", "tenant": "tenant-a", "severity": "ticket"])
         #expect(notifications.first?.annotations["summary"] == "tenant-a rejects 0.5")
-        #expect(notifications.first?.source == "alert:RejectsHigh" && notifications.first?.startsAt == at(0.5))
-        #expect(notifications.last?.endsAt == at(4))
+        #expect(notifications.first?.source == "alert:RejectsHigh" && notifications.first?.startsAt == at(1))
+        #expect(notifications.last?.endsAt == at(5))
         let history = try await monitor.store.history(from: ten, to: at(10), tenant: "tenant-a", limit: 10)
         #expect(history.map(\.state) == ["resolved", "firing", "pending"])
         #expect(try await monitor.store.active().isEmpty)
@@ -110,7 +110,7 @@ final class RecordingReceiver: NotificationReceiver {
         try await tenants(pool, ["tenant-a": "gold"])
         try await seedRejects(pool)
         let (first, firstReceiver, directory) = try monitor(pool, rules: Self.rejectRule)
-        for minutes in [0.5, 1.5] { try await first.evaluate(at: at(minutes)) }
+        for minutes in [1.0, 2.0] { try await first.evaluate(at: at(minutes)) }
         #expect(firstReceiver.notifications.map(\.status) == [.firing])
 
         // Another process (a new pool, a new monitor) takes over where the first left off.
@@ -123,7 +123,7 @@ final class RecordingReceiver: NotificationReceiver {
         try second.reload()
         let evaluation = try await second.evaluate(at: at(2.5))
         #expect(evaluation.transitions.isEmpty && evaluation.notified == 0)
-        #expect(evaluation.active.map(\.state) == [.firing] && evaluation.active.first?.activeAt == at(0.5))
+        #expect(evaluation.active.map(\.state) == [.firing] && evaluation.active.first?.activeAt == at(1))
         #expect(secondReceiver.notifications.isEmpty)
 
         // A process that stopped between storing a transition and notifying: the next evaluation sends it, once.
@@ -132,22 +132,35 @@ final class RecordingReceiver: NotificationReceiver {
         try await second.evaluate(at: at(3.5))
         #expect(secondReceiver.notifications.map(\.status) == [.firing])
         try await second.evaluate(at: at(4.5))
+        try await second.evaluate(at: at(5.5))
         #expect(secondReceiver.notifications.map(\.status) == [.firing, .resolved])
+        await secondPool.close()
     }
 
     @Test func oneProcessEvaluatesAtATimeAndAnotherTakesOver() async throws {
         let pool = try await MonitorTestData.migratedPool()
         let (first, _, _) = try monitor(pool, rules: Self.rejectRule)
-        let (second, _, _) = try monitor(PostgresConnectionPool(connectionString: pool.connectionString), rules: Self.rejectRule)
+        let secondPool = PostgresConnectionPool(connectionString: pool.connectionString)
+        let (second, _, _) = try monitor(secondPool, rules: Self.rejectRule)
         #expect(await first.lead())
         #expect(await !second.lead())
         #expect(await first.lead(), "the leader keeps the lead")
         #expect(await !second.lead())
-        // The leader's connection goes, as when its process dies: the other takes over.
+        // The leader's connection goes, as when its process dies: the other takes over, and an evaluation the first
+        // was still running writes nothing.
+        let staleFence = try #require(first.fence)
+        try await tenants(pool, ["tenant-a": "gold"])
+        try await seedRejects(pool)
         await first.resign()
         #expect(await second.lead())
+        await #expect(throws: ServiceError.self) { try await first.evaluate(at: at(2), fence: staleFence) }
+        #expect(try await first.store.active().isEmpty)
+        #expect(second.fence != nil)
+        try await second.evaluate(at: at(1), fence: second.fence)
+        #expect(try await second.store.active().count == 1)
         #expect(await !first.lead())
         await second.resign()
+        await secondPool.close()
     }
 
     @Test func noDataScopesAndSelectors() async throws {
@@ -181,7 +194,7 @@ final class RecordingReceiver: NotificationReceiver {
         }
         #expect(monitor.rules.rules.map(\.name) == ["RejectsHigh"])
         #expect(String(decoding: registry.render(format: .prometheusText), as: UTF8.self).contains("sluice_rules_last_reload_success 0"))
-        for minutes in [0.5, 1.5] { try await monitor.evaluate(at: at(minutes)) }
+        for minutes in [1.0, 2.0] { try await monitor.evaluate(at: at(minutes)) }
         #expect(receiver.notifications.map(\.name) == ["RejectsHigh"])
     }
 }

@@ -79,28 +79,32 @@ import Testing
 
     @Test func sumsAtOneTimeCoverNestedWindows() async throws {
         let (store, _) = try await seeded()
-        // At 10:02:30 the 1-minute window is the minute 10:02, the 3-minute one 10:00 to 10:02.
-        let sums = try await store.sums(at: minute(2, 30), windows: [60, 180], tenants: nil)
+        // At 10:03:30 the 1-minute window is the complete minute 10:02, the 3-minute one 10:00 to 10:02.
+        let sums = try await store.sums(at: minute(3, 30), windows: [60, 180], tenants: nil)
         #expect(sums.sums(tenant: "tenant-a", kind: nil, window: 60).files == 1)
         #expect(sums.sums(tenant: "tenant-a", kind: nil, window: 60).filesFailed == 1)
         #expect(sums.sums(tenant: "tenant-a", kind: nil, window: 180).rowsIngested == 130)
         #expect(sums.sums(tenant: "tenant-b", kind: .stream, window: 180).messages == 1100)
         #expect(sums.sums(tenant: "tenant-b", kind: .batch, window: 180).reports == 0)
-        let only = try await store.sums(at: minute(2, 30), windows: [180], tenants: ["tenant-b"])
+        // The minute under way is not part of any window.
+        #expect(try await store.sums(at: minute(2, 59), windows: [60], tenants: nil).sums(tenant: "tenant-a", kind: nil, window: 60).filesFailed == 0)
+        let only = try await store.sums(at: minute(3, 30), windows: [180], tenants: ["tenant-b"])
         #expect(only.sums(tenant: "tenant-a", kind: nil, window: 180).reports == 0)
     }
 
     @Test func longWindowsReadWholeHours() async throws {
         let (store, pool) = try await seeded()
-        // A day's window at 10:02:30 is the hours from 11:00 the day before through 10:59 (the hour holding it).
+        // A day's window at 11:02:30 is the complete hours from 11:00 the day before to 10:59 today; the hour's
+        // window (read per minute) the minutes 10:02 to 11:01.
         try await MonitorTestData.insert([
             MonitorTestData.file("tenant-a", at: ten.addingTimeInterval(-86_400 + 5400), rows: 7),
             MonitorTestData.file("tenant-a", at: ten.addingTimeInterval(-86_400 + 1800), rows: 1000),
         ], into: pool)
-        let sums = try await store.sums(at: minute(2, 30), windows: [3600, 86_400], tenants: ["tenant-a"])
+        let sums = try await store.sums(at: minute(62, 30), windows: [3600, 86_400], tenants: ["tenant-a"])
         #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 86_400).rowsIngested == 137)
-        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 3600).rowsIngested == 130)
         #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 86_400).files == 4)
+        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 3600).files == 1)
+        #expect(sums.sums(tenant: "tenant-a", kind: .batch, window: 3600).filesFailed == 1)
     }
 
     @Test func rangeQueriesPrunePartitionsAndUseTheTenantTimeIndex() async throws {
@@ -128,7 +132,7 @@ import Testing
         let later = ten.addingTimeInterval(400 * 86_400)
         try await MonitorTestData.insert([MonitorTestData.file("tenant-a", at: later, rows: 10)], into: pool)
         try await ReportPartitionMaintenance(pool: pool).ensurePartitions(from: later, daysAhead: 0)
-        let sums = try await SeriesStore(pool: pool).sums(at: later, windows: [60], tenants: nil)
+        let sums = try await SeriesStore(pool: pool).sums(at: later.addingTimeInterval(60), windows: [60], tenants: nil)
         #expect(sums.sums(tenant: "tenant-a", kind: nil, window: 60).rowsIngested == 10)
         let stranded = try await pool.query("SELECT count(*)::int AS n FROM sluice.report_minutes_default").first?.decode(Int.self, "n")
         #expect(stranded == 0)
