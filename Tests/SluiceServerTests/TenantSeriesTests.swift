@@ -3,7 +3,8 @@ import SluiceTestSupport
 import Testing
 
 /// Per-tenant metric series exist only for tenants that exist: requests naming made-up tenants create none,
-/// and a deleted tenant's series (counters and histograms included) go with it.
+/// and a deleted tenant's series (counters and histograms included) go with it, as do its reports' sums (a
+/// tenant created again with its id starts with no history).
 @Suite struct TenantSeriesTests {
     private func metrics(_ sluice: InProcessSluice) async throws -> String {
         try await sluice.client.get("/metrics").text
@@ -28,8 +29,15 @@ import Testing
                 #expect(upload.status == 404)
                 _ = try await sluice.send("POST", "/api/v1/tenants/\(tenant)/files?name=a.csv", token: key, body: .bytes(Array("sensor\n".utf8)))
             }
+            func sums() throws -> [Int?] {
+                try ["report_minutes", "report_hours"].map { table in
+                    try sluice.query("SELECT count(*)::int AS n FROM sluice.\(table) WHERE tenant_id = 'fleeting'").first?.decode(Int.self, "n")
+                }
+            }
+            #expect(try sums() == [1, 1], "the file's report is summed per minute and per hour")
             let deleted = try await sluice.send("DELETE", "/api/v1/tenants/fleeting?confirm=fleeting", token: InProcessSluice.adminToken)
             #expect(deleted.status == 200, "\(deleted.text)")
+            #expect(try sums() == [0, 0])
             try await waitUntil("the deleted tenant's series are removed", interval: .milliseconds(200)) {
                 try await !metrics(sluice).contains("tenant=\"fleeting\"")
             }
