@@ -30,6 +30,7 @@ let package = Package(
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // GnuTLS, libmicrohttpd's TLS library, for HTTPS.
         .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
         // HTTPS certificates replaceable while serving, and writes through a connection's TLS session.
@@ -69,8 +70,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Composition root: configuration, embedded PostgreSQL, lifecycle, signals.
+        // Outbound transport: alert notifications' HTTP(S) (and SMTP) through libcurl, behind the domain's protocols.
+        .target(name: "SluiceOutbound", dependencies: ["CCurl", "SluiceCommon", "SluiceCore"]),
         .target(name: "SluiceServer", dependencies: [
-            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceStore", "SluiceMetrics", "SluiceSystem",
+            "SluiceAPI", "SluiceCommon", "SluiceCore", "SluiceHTTP", "SluiceOutbound", "SluiceStore", "SluiceMetrics", "SluiceSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [

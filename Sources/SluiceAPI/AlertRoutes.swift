@@ -2,15 +2,18 @@ import Foundation
 import SluiceCore
 import SluiceHTTP
 
-/// The monitor's API: current alerts and their history, rule reloads, and the inbound Alertmanager webhook.
+/// The monitor's API: current alerts and their history, rules and their reloads, the delivery log of
+/// notifications, and the inbound Alertmanager webhook.
 public struct AlertRoutes: Sendable {
     private let monitor: Monitor
+    private let deliveries: DeliveryLog
     private let auth: Authenticator
     /// A bearer token, besides the admin token, that may post Alertmanager payloads.
     private let webhookToken: String?
 
-    public init(monitor: Monitor, auth: Authenticator, webhookToken: String?) {
+    public init(monitor: Monitor, deliveries: DeliveryLog, auth: Authenticator, webhookToken: String?) {
         self.monitor = monitor
+        self.deliveries = deliveries
         self.auth = auth
         self.webhookToken = webhookToken
     }
@@ -34,6 +37,14 @@ public struct AlertRoutes: Sendable {
                     let limit = try request.integer("limit", in: 1...10_000, default: 1000)
                     let events = try await monitor.store.history(from: from, to: to, tenant: request.query["tenant"], limit: limit)
                     return .json(["events": events.map(AlertBody.init)])
+                }
+            }),
+            Route(.get, "/api/v1/notifications", .streaming { request, _ in
+                try await answering {
+                    try auth.requireAdmin(request)
+                    let (from, to) = try ReportRoutes.window(request)
+                    let limit = try request.integer("limit", in: 1...10_000, default: 1000)
+                    return .json(["attempts": try await deliveries.list(receiver: request.query["receiver"], from: from, to: to, limit: limit)])
                 }
             }),
             Route(.get, "/api/v1/rules", .streaming { request, _ in

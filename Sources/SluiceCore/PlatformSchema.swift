@@ -81,6 +81,7 @@ public enum PlatformSchema {
             """),
         StreamSchema.migration,
         MonitorSchema.migration,
+        DeliveryLog.migration,
     ]
 
     /// A migrator for the platform schema.

@@ -1,4 +1,5 @@
 import Logging
+import SluiceCommon
 import SluiceCore
 import SluiceStore
 

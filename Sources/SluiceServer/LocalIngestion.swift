@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceCore
 import SluiceMetrics
 import SluiceStore

@@ -29,6 +29,9 @@ public struct SluiceConfiguration: Sendable {
     public var monitor = Monitor.Configuration()
     /// How often this process records whether it is ready (the `readiness_availability` series).
     public var readinessProbeInterval: Duration = .seconds(15)
+    /// The URL operators reach Sluice at, for the links in notifications (`externalURL`, `generatorURL`); nil
+    /// derives it from the listen address.
+    public var externalURL: String?
     /// A bearer token that may post Alertmanager payloads to `/api/v1/alerts/webhook` besides the admin token.
     public var alertsWebhookToken: String?
     /// Where Sluice keeps its state (the embedded PostgreSQL cluster, later the staging area).

@@ -1,9 +1,11 @@
 import Foundation
 import Logging
 import SluiceAPI
+import SluiceCommon
 import SluiceCore
 import SluiceHTTP
 import SluiceMetrics
+import SluiceOutbound
 import SluiceStore
 import SluiceSystem
 import Synchronization
@@ -132,9 +134,16 @@ public final class SluiceService: Sendable {
 
         var monitorConfiguration = configuration.monitor
         monitorConfiguration.directory = configuration.configDirectory
+        let notificationMetrics = NotificationMetrics(registry: registry)
+        let externalURL = configuration.externalURL
+            ?? "\(configuration.http.tls == nil ? "http" : "https")://\(configuration.http.address.host):\(configuration.http.address.port)"
         let monitor = Monitor(configuration: monitorConfiguration, pool: pool, tenants: tenants,
-                              receivers: [StreamManagerReceiver(control: stream)], metrics: MonitorMetrics(registry: registry),
-                              logger: logger)
+                              receivers: [StreamManagerReceiver(control: stream)],
+                              makeWebhook: { [logger] in
+                                  WebhookReceiver(configuration: $0, http: CurlHTTPClient(), log: DeliveryLog(pool: pool),
+                                                  metrics: notificationMetrics, externalURL: externalURL, logger: logger)
+                              },
+                              metrics: MonitorMetrics(registry: registry), logger: logger)
         // A bad rule file refuses the start, as it refuses a reload (which keeps the rules in force).
         try monitor.reload()
         reload.onFire { _ = try? monitor.reload() }
@@ -168,7 +177,8 @@ public final class SluiceService: Sendable {
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes
                             + SeriesRoutes(store: SeriesStore(pool: pool), auth: auth).routes
-                            + AlertRoutes(monitor: monitor, auth: auth, webhookToken: configuration.alertsWebhookToken).routes)
+                            + AlertRoutes(monitor: monitor, deliveries: DeliveryLog(pool: pool), auth: auth,
+                                          webhookToken: configuration.alertsWebhookToken).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         let operations = configuration.operations.map {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceSystem
 
 /// A private PostgreSQL cluster under `<dataDirectory>/postgres` that nobody else can enter.

@@ -64,6 +64,9 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var stream: StreamOptions
 
+    @Option(help: "The URL operators reach Sluice at, linked from notifications (env SLUICE_EXTERNAL_URL; default: from --listen).")
+    var externalURL: String?
+
     @Option(help: "Seconds between evaluations of the monitor's rules (CONFIG_DIR/rules/*.yaml; reloaded on SIGHUP).")
     var rulesInterval: Double = 15
 
@@ -132,6 +135,7 @@ struct Serve: AsyncParsableCommand {
         configuration.heartbeatInterval = .milliseconds(Int(heartbeatInterval * 1000))
         configuration.adminToken = environment("SLUICE_ADMIN_TOKEN")
         configuration.monitor.interval = .milliseconds(Int(rulesInterval * 1000))
+        configuration.externalURL = externalURL ?? environment("SLUICE_EXTERNAL_URL")
         configuration.alertsWebhookToken = environment("SLUICE_ALERTS_WEBHOOK_TOKEN").flatMap { $0.isEmpty ? nil : $0 }
         let service = SluiceService(configuration: configuration, logger: logger)
         do {

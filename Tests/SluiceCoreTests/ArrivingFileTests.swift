@@ -1,7 +1,8 @@
 import Foundation
+import SluiceCommon
+@testable import SluiceCore
 import SluiceStore
 import Testing
-@testable import SluiceCore
 
 /// The hand-over between an upload and the ingest reading its file as it arrives.
 @Suite struct ArrivingFileTests {

@@ -55,12 +55,24 @@ public struct AlertNotification: Sendable, Equatable {
     }
 }
 
-/// Where notifications go: the stream manager here; webhooks and email plug in the same way.
+/// What a receiver did with a notification.
+public enum NotificationReceipt: Sendable {
+    /// Done (the stream manager's actions applied).
+    case delivered
+    /// Taken into the receiver's own queue, delivered later (it counts the outcome itself).
+    case queued
+    /// Not for this receiver (a resolution it does not send).
+    case skipped
+}
+
+/// Where notifications go: the stream manager, webhooks, email.
 public protocol NotificationReceiver: Sendable {
     /// The receiver's name, as routes name it.
     var name: String { get }
     /// Its kind of integration, for the metrics: `stream_manager`, `webhook`, `email`.
     var integration: String { get }
-    /// Delivers `notification`; throws when it could not.
-    func deliver(_ notification: AlertNotification) async throws
+    /// Delivers or queues `notification`; throws when it could not.
+    func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt
+    /// Stops a receiver a reload replaced.
+    func stop()
 }

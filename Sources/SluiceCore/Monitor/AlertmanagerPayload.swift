@@ -1,18 +1,31 @@
 import Foundation
 
-/// An Alertmanager webhook payload (version 4), as `POST /api/v1/alerts/webhook` takes it.
-struct AlertmanagerPayload: Decodable {
-    struct Alert: Decodable {
-        let status: String
-        let labels: [String: String]
-        let annotations: [String: String]?
-        let startsAt: String?
-        let endsAt: String?
-        let fingerprint: String?
+/// An Alertmanager webhook payload, version 4, field for field: what `POST /api/v1/alerts/webhook` takes, and
+/// what webhook receivers send (so whatever reads Alertmanager's reads Sluice's). Taken in, only `version` and
+/// the alerts' `status` and `labels` are required.
+struct AlertmanagerPayload: Codable {
+    struct Alert: Codable {
+        var status: String
+        var labels: [String: String]
+        var annotations: [String: String]?
+        /// RFC 3339; `endsAt` is `0001-01-01T00:00:00Z` while the alert fires, as Alertmanager sends it.
+        var startsAt: String?
+        var endsAt: String?
+        var generatorURL: String?
+        /// 16 hex digits, stable per label set.
+        var fingerprint: String?
     }
 
-    let version: String
-    let alerts: [Alert]
+    var version: String
+    var groupKey: String?
+    var truncatedAlerts: Int?
+    var status: String?
+    var receiver: String?
+    var groupLabels: [String: String]?
+    var commonLabels: [String: String]?
+    var commonAnnotations: [String: String]?
+    var externalURL: String?
+    var alerts: [Alert]
 
     /// At most this many alerts per payload.
     static let maximumAlerts = 1000
@@ -43,6 +56,39 @@ struct AlertmanagerPayload: Decodable {
             throw ServiceError(.unprocessable, "invalid_alert",
                                "label sluice_action=\"\(name)\" is not one of scale_up, scale_down, throttle, resume")
         }
+    }
+
+    /// The zero time Alertmanager sends as a firing alert's `endsAt`.
+    static let zeroTime = "0001-01-01T00:00:00Z"
+
+    /// Times as Alertmanager writes them: RFC 3339 with milliseconds, UTC.
+    static func time(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true)
+            .timeSeparator(.colon).timeZone(separator: .omitted))
+    }
+
+    /// The payload a webhook receiver `receiver` sends for `alerts` (one group, labelled `groupLabels`): the
+    /// group is firing while any alert fires; at most `maxAlerts` alerts (0: all), the rest counted in
+    /// `truncatedAlerts`, as Alertmanager truncates.
+    static func outgoing(_ alerts: [AlertNotification], receiver: String, groupLabels: [String: String], groupKey: String,
+                         externalURL: String, maxAlerts: Int) -> AlertmanagerPayload {
+        func common(_ maps: [[String: String]]) -> [String: String] {
+            guard var shared = maps.first else { return [:] }
+            for map in maps.dropFirst() { shared = shared.filter { map[$0.key] == $0.value } }
+            return shared
+        }
+        let kept = maxAlerts > 0 ? Array(alerts.prefix(maxAlerts)) : alerts
+        let base = externalURL.hasSuffix("/") ? String(externalURL.dropLast()) : externalURL
+        return AlertmanagerPayload(
+            version: "4", groupKey: groupKey, truncatedAlerts: alerts.count - kept.count,
+            status: alerts.contains { $0.status == .firing } ? "firing" : "resolved", receiver: receiver, groupLabels: groupLabels,
+            commonLabels: common(alerts.map(\.labels)), commonAnnotations: common(alerts.map(\.annotations)), externalURL: externalURL,
+            alerts: kept.map { alert in
+                let tenant = alert.tenant.map { "&tenant=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+                return Alert(status: alert.status.rawValue, labels: alert.labels, annotations: alert.annotations,
+                             startsAt: time(alert.startsAt), endsAt: alert.endsAt.map(time) ?? zeroTime,
+                             generatorURL: "\(base)/api/v1/alerts/history?limit=100\(tenant)", fingerprint: alert.fingerprint)
+            })
     }
 
     /// What undoes `action` when its alert resolves: scaling back, or lifting a throttle.

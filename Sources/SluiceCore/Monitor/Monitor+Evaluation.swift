@@ -121,13 +121,15 @@ extension Monitor {
     /// counted, and never stops the others.
     func deliver(_ notification: AlertNotification, route: NotificationRoute) async {
         for name in route.receivers(for: notification.labels) {
-            guard let receiver = receivers[name] else {
+            guard let receiver = receivers.withLock({ $0[name] }) else {
                 metrics.notified(receiver: name, integration: "none", outcome: "no_integration")
                 continue
             }
             do {
-                try await receiver.deliver(notification)
-                metrics.notified(receiver: name, integration: receiver.integration, outcome: "delivered")
+                // A receiver with a queue of its own counts its outcomes itself.
+                if try await receiver.deliver(notification) == .delivered {
+                    metrics.notified(receiver: name, integration: receiver.integration, outcome: "delivered")
+                }
             } catch {
                 metrics.notified(receiver: name, integration: receiver.integration, outcome: "failed")
                 logger.warning("notification not delivered", metadata: [

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceStore
 import Synchronization
 
@@ -26,13 +27,18 @@ public final class Monitor: Sendable {
     let logger: Logger
     public let store: AlertStore
     let series: SeriesStore
-    let receivers: [String: any NotificationReceiver]
+    /// The receivers by name: those built in, and those of the configuration in force.
+    let receivers: Mutex<[String: any NotificationReceiver]>
+    private let builtIn: [String: any NotificationReceiver]
+    /// Makes the webhook receivers `notifications.yaml` names (their transport is the server's to give).
+    private let makeWebhook: (@Sendable (WebhookReceiver.Configuration) -> WebhookReceiver)?
     private let leadership: MonitorLeadership
     private let current = Mutex(MonitorConfiguration())
     /// The time evaluations run at: the wall clock, or a simulated one in tests.
     let now: @Sendable () -> Date
 
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, receivers: [any NotificationReceiver],
+                makeWebhook: (@Sendable (WebhookReceiver.Configuration) -> WebhookReceiver)? = nil,
                 metrics: MonitorMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         self.pool = pool
@@ -40,7 +46,9 @@ public final class Monitor: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.now = clock
-        self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        builtIn = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.receivers = Mutex(builtIn)
+        self.makeWebhook = makeWebhook
         store = AlertStore(pool: pool)
         series = SeriesStore(pool: pool)
         leadership = MonitorLeadership(connectionString: pool.connectionString)
@@ -57,6 +65,7 @@ public final class Monitor: Sendable {
         do {
             let loaded = try MonitorConfiguration.load(directory: directory)
             current.withLock { $0 = loaded }
+            replaceReceivers(loaded)
             metrics.reloaded(loaded, at: Date().timeIntervalSince1970)
             logger.info("monitor rules loaded", metadata: ["rules": "\(loaded.rules.count)", "directory": "\(directory)"])
             return loaded
@@ -65,6 +74,25 @@ public final class Monitor: Sendable {
             logger.error("monitor rules refused; the previous ones stay", metadata: ["problems": "\(error.details)"])
             throw error
         }
+    }
+
+    /// The built-in receivers and those of `configuration`: a webhook whose settings did not change is kept
+    /// (with its queue), one that changed or went is stopped.
+    private func replaceReceivers(_ configuration: MonitorConfiguration) {
+        let stopped = receivers.withLock { receivers in
+            var next = builtIn
+            for webhook in configuration.webhooks {
+                if let kept = receivers[webhook.name] as? WebhookReceiver, kept.configuration == webhook {
+                    next[webhook.name] = kept
+                } else if let made = makeWebhook?(webhook) {
+                    next[webhook.name] = made
+                }
+            }
+            let stopped = receivers.filter { name, receiver in next[name].map { $0 as AnyObject !== receiver as AnyObject } ?? true }
+            receivers = next
+            return Array(stopped.values)
+        }
+        for receiver in stopped { receiver.stop() }
     }
 
     /// ``reload()`` on a thread of its own: reading the files blocks, and must not on the cooperative pool.

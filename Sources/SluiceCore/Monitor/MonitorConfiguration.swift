@@ -10,6 +10,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
     public var route: NotificationRoute
     /// The receivers routes may name.
     public var receivers: Set<String>
+    /// The webhook receivers among them.
+    public var webhooks: [WebhookReceiver.Configuration] = []
 
     public init(rules: [MonitorRule] = [], route: NotificationRoute = NotificationRoute(receiver: streamManagerReceiver),
                 receivers: Set<String> = [streamManagerReceiver]) {
@@ -27,7 +29,7 @@ public struct MonitorConfiguration: Sendable, Equatable {
         let notifications = base.appendingPathComponent("notifications.yaml")
         if let bytes = try? [UInt8](Data(contentsOf: notifications)) {
             do {
-                (configuration.route, configuration.receivers) = try NotificationConfigurationReader.read(bytes)
+                (configuration.route, configuration.receivers, configuration.webhooks) = try NotificationConfigurationReader.read(bytes)
             } catch {
                 problems += error.problems.map { "\(notifications.path): \($0)" }
             }
@@ -68,21 +70,25 @@ public struct MonitorConfiguration: Sendable, Equatable {
     }
 }
 
-/// Reads `notifications.yaml`: `route` (receiver, matchers, continue, routes) and `receivers` (each a name;
-/// `stream_manager: {}` is the only integration yet, and `stream-manager` is always there).
+/// Reads `notifications.yaml`: `route` (receiver, matchers, continue, routes) and `receivers` (each a name and
+/// at most one integration: `webhook`; `stream-manager` is always there).
 enum NotificationConfigurationReader {
-    static func read(_ bytes: [UInt8]) throws(TenantDefinitionError) -> (NotificationRoute, Set<String>) {
+    static func read(_ bytes: [UInt8]) throws(TenantDefinitionError) -> (NotificationRoute, Set<String>, [WebhookReceiver.Configuration]) {
         let root = try TenantDefinitionParser.tree(bytes, format: .yaml)
         var reader = DefinitionReader()
         var receivers: Set<String> = [MonitorConfiguration.streamManagerReceiver]
         var route = NotificationRoute(receiver: MonitorConfiguration.streamManagerReceiver)
+        var webhooks: [WebhookReceiver.Configuration] = []
         if let document = reader.object(root, at: "", allowed: ["route", "receivers"]) {
             if case .array(let items)? = document["receivers"] {
                 for (index, item) in items.enumerated() {
                     let path = DefinitionReader.path(DefinitionReader.path("receivers", index), "")
-                    guard let members = reader.object(item, at: String(path.dropLast()), allowed: ["name", "stream_manager"]),
+                    guard let members = reader.object(item, at: String(path.dropLast()), allowed: ["name", "stream_manager", "webhook"]),
                           let name = reader.required(members["name"], at: path + "name").flatMap({ reader.string($0, at: path + "name") })
                     else { continue }
+                    if let webhook = members["webhook"], let parsed = reader.webhook(webhook, name: name, at: path + "webhook") {
+                        webhooks.append(parsed)
+                    }
                     if !receivers.insert(name).inserted && name != MonitorConfiguration.streamManagerReceiver {
                         reader.problem(path + "name", "receiver \"\(name)\" is defined twice")
                     }
@@ -99,11 +105,46 @@ enum NotificationConfigurationReader {
             }
         }
         guard reader.problems.isEmpty else { throw TenantDefinitionError(problems: reader.problems) }
-        return (route, receivers)
+        return (route, receivers, webhooks)
     }
 }
 
 extension DefinitionReader {
+    /// A receiver's `webhook`: `url` (http or https), `timeout`, `bearer_token` or `basic_auth: {username,
+    /// password}`, `signature_secret`, `tls_verify`, `ca_file`, `max_alerts`, `send_resolved`, `queue_capacity`.
+    mutating func webhook(_ value: JSONValue, name: String, at path: String) -> WebhookReceiver.Configuration? {
+        guard let members = object(value, at: path, allowed: ["url", "timeout", "bearer_token", "basic_auth", "signature_secret",
+                                                             "tls_verify", "ca_file", "max_alerts", "send_resolved", "queue_capacity"])
+        else { return nil }
+        guard let url = required(members["url"], at: Self.path(path, "url")).flatMap({ string($0, at: Self.path(path, "url")) }) else { return nil }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+            problem(Self.path(path, "url"), "\"\(url)\" is not an http:// or https:// URL")
+            return nil
+        }
+        var webhook = WebhookReceiver.Configuration(name: name, url: url)
+        if let timeout = members["timeout"] {
+            if case .string(let text) = timeout, let seconds = RuleDuration.seconds(text), (1...300).contains(seconds) {
+                webhook.timeout = .seconds(seconds)
+            } else {
+                problem(Self.path(path, "timeout"), "must be a duration from 1s to 5m")
+            }
+        }
+        webhook.bearerToken = members["bearer_token"].flatMap { string($0, at: Self.path(path, "bearer_token")) }
+        if let basic = members["basic_auth"], let auth = object(basic, at: Self.path(path, "basic_auth"), allowed: ["username", "password"]) {
+            let username = required(auth["username"], at: Self.path(path, "basic_auth.username")).flatMap { string($0, at: Self.path(path, "basic_auth.username")) }
+            let password = required(auth["password"], at: Self.path(path, "basic_auth.password")).flatMap { string($0, at: Self.path(path, "basic_auth.password"), allowEmpty: true) }
+            if let username, let password { webhook.basicAuth = (username, password) }
+        }
+        if webhook.bearerToken != nil && members["basic_auth"] != nil { problem(path, "takes bearer_token or basic_auth, not both") }
+        webhook.signatureSecret = members["signature_secret"].flatMap { string($0, at: Self.path(path, "signature_secret")) }
+        webhook.verifyTLS = members["tls_verify"].flatMap { bool($0, at: Self.path(path, "tls_verify")) } ?? true
+        webhook.caFile = members["ca_file"].flatMap { string($0, at: Self.path(path, "ca_file")) }
+        webhook.maxAlerts = members["max_alerts"].flatMap { integer($0, at: Self.path(path, "max_alerts")) } ?? 0
+        webhook.sendResolved = members["send_resolved"].flatMap { bool($0, at: Self.path(path, "send_resolved")) } ?? true
+        webhook.queueCapacity = members["queue_capacity"].flatMap { integer($0, at: Self.path(path, "queue_capacity"), minimum: 1) } ?? 1000
+        return webhook
+    }
+
     /// Alertmanager's grouping keys are accepted (and used by notifications that group).
     private static let routeKeys = ["receiver", "matchers", "continue", "routes", "group_by", "group_wait", "group_interval", "repeat_interval"]
 

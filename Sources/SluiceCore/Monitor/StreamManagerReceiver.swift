@@ -9,12 +9,15 @@ public struct StreamManagerReceiver: NotificationReceiver {
         self.control = control
     }
 
-    public func deliver(_ notification: AlertNotification) async throws {
-        guard let tenant = notification.tenant, !notification.actions.isEmpty else { return }
+    public func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt {
+        guard let tenant = notification.tenant, !notification.actions.isEmpty else { return .delivered }
         let cause = StreamActionCause(alert: notification.name, status: notification.status.rawValue,
                                       fingerprint: notification.fingerprint, labels: notification.labels, value: notification.value)
         for action in notification.actions {
             _ = try await control.apply(action, tenant: tenant, source: notification.source, cause: cause)
         }
+        return .delivered
     }
+
+    public func stop() {}
 }

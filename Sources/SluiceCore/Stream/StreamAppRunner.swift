@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceStore
 
 /// Runs tenants' external stream apps (the contract in the README): starts an instance's process in the

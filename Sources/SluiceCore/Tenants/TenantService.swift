@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceStore
 import SluiceSystem
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCommon
 import SluiceStore
 
 /// Restores the staging invariant after a crash — a file is visible exactly when its ledger row exists —

@@ -19,9 +19,12 @@ final class RecordingReceiver: NotificationReceiver {
 
     var notifications: [AlertNotification] { received.withLock { $0 } }
 
-    func deliver(_ notification: AlertNotification) async throws {
+    func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt {
         received.withLock { $0.append(notification) }
+        return .delivered
     }
+
+    func stop() {}
 }
 
 /// The monitor over synthetic reports in real partitions, on a simulated clock: threshold rules with `for`
