@@ -4,13 +4,13 @@ import SluiceHTTP
 import Synchronization
 
 /// A real HTTP server on loopback that takes webhook POSTs at `/{name}`, keeps them, and answers each with the
-/// next status its script holds for that name (200 once the script is spent); `/silent` answers after 4 s.
+/// next status its script holds for that name (200 once the script is spent); `/silent` answers after 10 s.
 final class WebhookSink: Sendable {
     struct Received: Sendable {
         let name: String
         let headers: [String: String]
         let body: [UInt8]
-        let at: ContinuousClock.Instant
+        let at: Date
 
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
     }
@@ -48,9 +48,9 @@ final class WebhookSink: Sendable {
         let name = request.pathParameter("name")
         var headers: [String: String] = [:]
         for header in ["Authorization", "Content-Type", "X-Sluice-Signature", "User-Agent"] { headers[header] = request.headers[header] }
-        received.withLock { $0.append(Received(name: name, headers: headers, body: body, at: .now)) }
+        received.withLock { $0.append(Received(name: name, headers: headers, body: body, at: Date())) }
         if name == "silent" {
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(10))
         }
         let status = scripts.withLock { scripts in scripts[name]?.isEmpty == false ? scripts[name]!.removeFirst() : 200 }
         var response = HTTPResponse.text(status == 200 ? "ok" : "no", status: status)
