@@ -82,6 +82,7 @@ public enum PlatformSchema {
         StreamSchema.migration,
         MonitorSchema.migration,
         DeliveryLog.migration,
+        SilenceStore.migration,
     ]
 
     /// A migrator for the platform schema.

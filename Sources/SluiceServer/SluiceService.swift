@@ -178,7 +178,8 @@ public final class SluiceService: Sendable {
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes
                             + SeriesRoutes(store: SeriesStore(pool: pool), auth: auth).routes
                             + AlertRoutes(monitor: monitor, deliveries: DeliveryLog(pool: pool), auth: auth,
-                                          webhookToken: configuration.alertsWebhookToken).routes)
+                                          webhookToken: configuration.alertsWebhookToken).routes
+                            + SilenceRoutes(silences: monitor.silences, auth: auth).routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         let operations = configuration.operations.map {

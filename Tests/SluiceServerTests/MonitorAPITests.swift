@@ -160,4 +160,35 @@ import Testing
             #expect(try await actions().map { $0["action"] as? String } == ["scale_down", "scale_up"])
         }
     }
+
+    @Test func silencesAreCreatedListedAndExpiredKeepingHistory() async throws {
+        try await InProcessSluice.with { sluice in
+            func post(_ body: String, token: String = Self.admin) async throws -> TestHTTPResponse {
+                try await sluice.send("POST", "/api/v1/silences", token: token, headers: [("Content-Type", "application/json")],
+                                      body: .bytes(Array(body.utf8)))
+            }
+            let key = try await sluice.createTenant(tenantYAML("silent-a"), contentType: "application/yaml")
+            let created = try await post(#"{"matchers": ["tenant=\"silent-a\"", "severity=~\"ticket|page\""], "ends_at": "2099-01-01T00:00:00Z", "comment": "maintenance"}"#)
+            #expect(created.status == 201, "\(created.text)")
+            let id = try #require(try created.json()["id"] as? String)
+            #expect(try created.json()["state"] as? String == "active")
+            for (body, what) in [(#"{"matchers": ["tenant=~\"(\""], "ends_at": "2099-01-01T00:00:00Z", "comment": "x"}"#, "a bad expression"),
+                                 (#"{"matchers": ["tenant=\"a\""], "ends_at": "2001-01-01T00:00:00Z", "comment": "x"}"#, "an end in the past"),
+                                 (#"{"matchers": ["tenant=\"a\""], "ends_at": "2099-01-01T00:00:00Z", "comment": " "}"#, "no comment"),
+                                 (#"{"matchers": [], "ends_at": "2099-01-01T00:00:00Z", "comment": "x"}"#, "no matcher"),
+                                 ("not json", "not JSON")] {
+                let refused = try await post(body)
+                #expect(refused.status == 400 && Self.code(refused) == "invalid_silence", "\(what): \(refused.text)")
+            }
+            #expect(try await post(#"{"matchers": ["tenant=\"a\""], "ends_at": "2099-01-01T00:00:00Z", "comment": "x"}"#, token: key).status == 403)
+            let active = try await sluice.send("GET", "/api/v1/silences?state=active", token: Self.admin).json()["silences"] as? [[String: Any]]
+            #expect(active?.map { $0["id"] as? String } == [id])
+            #expect(try await sluice.send("DELETE", "/api/v1/silences/\(id)", token: Self.admin).status == 200)
+            let missing = try await sluice.send("DELETE", "/api/v1/silences/nope", token: Self.admin)
+            #expect(missing.status == 404 && Self.code(missing) == "silence_not_found")
+            let all = try await sluice.send("GET", "/api/v1/silences", token: Self.admin).json()["silences"] as? [[String: Any]]
+            #expect(all?.first?["state"] as? String == "expired" && all?.first?["comment"] as? String == "maintenance", "kept as history")
+            #expect((try await sluice.send("GET", "/api/v1/silences?state=active", token: Self.admin).json()["silences"] as? [[String: Any]])?.isEmpty == true)
+        }
+    }
 }

@@ -97,8 +97,9 @@ extension Monitor {
     /// Gives receivers every firing or resolved transition not yet given, in order; returns how many.
     @discardableResult
     func notifyPending() async -> Int {
-        guard let events = try? await store.unnotified() else { return 0 }
+        guard let events = try? await store.unnotified(), !events.isEmpty else { return 0 }
         let configuration = rules
+        let muting = try? await muting(configuration)
         for event in events {
             let rule = configuration.rules.first { $0.name == event.alert.rule }
             let status: AlertNotification.Status = event.state == "firing" ? .firing : .resolved
@@ -106,7 +107,7 @@ extension Monitor {
                 status: status, labels: event.alert.labels, annotations: event.alert.annotations, startsAt: event.alert.activeAt,
                 endsAt: status == .resolved ? event.at : nil, value: event.alert.value, source: "alert:\(event.alert.rule)",
                 actions: (status == .firing ? rule?.firingActions : rule?.resolvedActions) ?? [])
-            await deliver(notification, route: configuration.route)
+            await deliver(notification, route: configuration.route, muting: muting)
             do {
                 try await store.markNotified(event.id, at: now())
             } catch {
@@ -117,9 +118,20 @@ extension Monitor {
         return events.count
     }
 
-    /// Hands `notification` to every receiver `route` picks for its labels; a receiver's failure is logged and
-    /// counted, and never stops the others.
-    func deliver(_ notification: AlertNotification, route: NotificationRoute) async {
+    /// The silences active now and the inhibition rules, given the alerts firing now.
+    func muting(_ configuration: MonitorConfiguration) async throws -> Muting {
+        let time = now()
+        return Muting(silences: try await silences.list(activeAt: time), inhibitRules: configuration.inhibitRules,
+                      firing: try await store.active().filter { $0.state == .firing }.map(\.labels), time: time)
+    }
+
+    /// Hands `notification` to every receiver `route` picks for its labels, unless it is silenced or inhibited;
+    /// a receiver's failure is logged and counted, and never stops the others.
+    func deliver(_ notification: AlertNotification, route: NotificationRoute, muting: Muting?) async {
+        if let reason = muting?.reason(for: notification) {
+            metrics.muted(reason: reason)
+            return
+        }
         for name in route.receivers(for: notification.labels) {
             guard let receiver = receivers.withLock({ $0[name] }) else {
                 metrics.notified(receiver: name, integration: "none", outcome: "no_integration")

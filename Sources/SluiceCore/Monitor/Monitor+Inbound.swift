@@ -53,6 +53,7 @@ extension Monitor {
         var transitions = 0
         let now = Date()
         let route = rules.route
+        let muting = try await muting(rules)
         for (alert, status, action) in accepted {
             let alertname = alert.labels["alertname"] ?? ""
             let key = AlertKey(rule: Self.inboundPrefix + alertname, fingerprint: AlertNotification.fingerprint(alert.labels))
@@ -62,7 +63,7 @@ extension Monitor {
             let actions = status == .firing ? action.map { [$0] } : action.flatMap(AlertmanagerPayload.undoing).map { [$0] }
             await deliver(AlertNotification(status: status, labels: alert.labels, annotations: alert.annotations ?? [:], startsAt: starts,
                                             endsAt: status == .resolved ? now : nil, value: nil, source: Self.inboundPrefix + alertname,
-                                            actions: actions ?? []), route: route)
+                                            actions: actions ?? []), route: route, muting: muting)
         }
         return InboundResult(alerts: accepted.count, transitions: transitions)
     }

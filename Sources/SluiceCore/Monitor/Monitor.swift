@@ -26,6 +26,7 @@ public final class Monitor: Sendable {
     let metrics: MonitorMetrics
     let logger: Logger
     public let store: AlertStore
+    public let silences: SilenceStore
     let series: SeriesStore
     /// The receivers by name: those built in, and those of the configuration in force.
     let receivers: Mutex<[String: any NotificationReceiver]>
@@ -50,6 +51,7 @@ public final class Monitor: Sendable {
         self.receivers = Mutex(builtIn)
         self.makeWebhook = makeWebhook
         store = AlertStore(pool: pool)
+        silences = SilenceStore(pool: pool)
         series = SeriesStore(pool: pool)
         leadership = MonitorLeadership(connectionString: pool.connectionString)
     }

@@ -12,6 +12,7 @@ public struct MonitorConfiguration: Sendable, Equatable {
     public var receivers: Set<String>
     /// The webhook receivers among them.
     public var webhooks: [WebhookReceiver.Configuration] = []
+    public var inhibitRules: [InhibitRule] = []
 
     public init(rules: [MonitorRule] = [], route: NotificationRoute = NotificationRoute(receiver: streamManagerReceiver),
                 receivers: Set<String> = [streamManagerReceiver]) {
@@ -29,7 +30,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
         let notifications = base.appendingPathComponent("notifications.yaml")
         if let bytes = try? [UInt8](Data(contentsOf: notifications)) {
             do {
-                (configuration.route, configuration.receivers, configuration.webhooks) = try NotificationConfigurationReader.read(bytes)
+                (configuration.route, configuration.receivers, configuration.webhooks, configuration.inhibitRules)
+                    = try NotificationConfigurationReader.read(bytes)
             } catch {
                 problems += error.problems.map { "\(notifications.path): \($0)" }
             }
@@ -73,13 +75,20 @@ public struct MonitorConfiguration: Sendable, Equatable {
 /// Reads `notifications.yaml`: `route` (receiver, matchers, continue, routes) and `receivers` (each a name and
 /// at most one integration: `webhook`; `stream-manager` is always there).
 enum NotificationConfigurationReader {
-    static func read(_ bytes: [UInt8]) throws(TenantDefinitionError) -> (NotificationRoute, Set<String>, [WebhookReceiver.Configuration]) {
+    static func read(_ bytes: [UInt8]) throws(TenantDefinitionError)
+        -> (NotificationRoute, Set<String>, [WebhookReceiver.Configuration], [InhibitRule]) {
         let root = try TenantDefinitionParser.tree(bytes, format: .yaml)
         var reader = DefinitionReader()
         var receivers: Set<String> = [MonitorConfiguration.streamManagerReceiver]
         var route = NotificationRoute(receiver: MonitorConfiguration.streamManagerReceiver)
         var webhooks: [WebhookReceiver.Configuration] = []
-        if let document = reader.object(root, at: "", allowed: ["route", "receivers"]) {
+        var inhibitRules: [InhibitRule] = []
+        if let document = reader.object(root, at: "", allowed: ["route", "receivers", "inhibit_rules"]) {
+            if case .array(let items)? = document["inhibit_rules"] {
+                inhibitRules = items.enumerated().compactMap { reader.inhibitRule($1, at: DefinitionReader.path("inhibit_rules", $0)) }
+            } else if let other = document["inhibit_rules"] {
+                reader.problem("inhibit_rules", "must be an array, not \(other.kindName)")
+            }
             if case .array(let items)? = document["receivers"] {
                 for (index, item) in items.enumerated() {
                     let path = DefinitionReader.path(DefinitionReader.path("receivers", index), "")
@@ -105,11 +114,31 @@ enum NotificationConfigurationReader {
             }
         }
         guard reader.problems.isEmpty else { throw TenantDefinitionError(problems: reader.problems) }
-        return (route, receivers, webhooks)
+        return (route, receivers, webhooks, inhibitRules)
     }
 }
 
 extension DefinitionReader {
+    /// An inhibition rule: `source_matchers`, `target_matchers` (each at least one) and `equal` (labels).
+    mutating func inhibitRule(_ value: JSONValue, at path: String) -> InhibitRule? {
+        guard let members = object(value, at: path, allowed: ["source_matchers", "target_matchers", "equal"]) else { return nil }
+        func matchers(_ key: String) -> [LabelMatcher]? {
+            let listPath = Self.path(path, key)
+            guard let texts = required(members[key], at: listPath).flatMap({ strings($0, at: listPath) }) else { return nil }
+            let parsed = texts.compactMap(LabelMatcher.init)
+            guard !texts.isEmpty, parsed.count == texts.count else {
+                problem(listPath, "must hold matchers such as severity=\"page\"")
+                return nil
+            }
+            return parsed
+        }
+        let source = matchers("source_matchers")
+        let target = matchers("target_matchers")
+        let equal = members["equal"].flatMap { strings($0, at: Self.path(path, "equal")) } ?? []
+        guard let source, let target else { return nil }
+        return InhibitRule(sourceMatchers: source, targetMatchers: target, equal: equal)
+    }
+
     /// A receiver's `webhook`: `url` (http or https), `timeout`, `bearer_token` or `basic_auth: {username,
     /// password}`, `signature_secret`, `tls_verify`, `ca_file`, `max_alerts`, `send_resolved`, `queue_capacity`.
     mutating func webhook(_ value: JSONValue, name: String, at path: String) -> WebhookReceiver.Configuration? {

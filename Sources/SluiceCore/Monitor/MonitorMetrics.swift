@@ -15,6 +15,7 @@ public final class MonitorMetrics: Sendable {
     private let rulesLoaded: GaugeFamily
     private let leader: GaugeFamily
     private let notifications: CounterFamily
+    private let muted: CounterFamily
     /// The alerts' label sets and the objectives' gauges set at the last evaluation, so those gone are removed.
     private let publishedAlerts = Mutex<Set<[String]>>([])
     private let objectiveGauges = Mutex<[String: ObjectiveGauges]>([:])
@@ -45,6 +46,9 @@ public final class MonitorMetrics: Sendable {
         notifications = registry.counter(name: "sluice_notifications_total",
                                          help: "Alert notifications given to receivers, by receiver, integration and outcome.",
                                          labelNames: ["receiver", "integration", "outcome"])
+        muted = registry.counter(name: "sluice_notifications_muted_total",
+                                 help: "Alert notifications not sent because a silence or an inhibition rule muted them.",
+                                 labelNames: ["reason"])
         reloadSuccess.labels().set(0)
         leader.labels().set(0)
     }
@@ -72,6 +76,10 @@ public final class MonitorMetrics: Sendable {
 
     func failed(rules: [MonitorRule]) {
         for rule in rules { evaluationFailures.labels(rule.name).increment() }
+    }
+
+    func muted(reason: String) {
+        muted.labels(reason).increment()
     }
 
     func notified(receiver: String, integration: String, outcome: String) {

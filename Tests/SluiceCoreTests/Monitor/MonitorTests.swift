@@ -35,9 +35,10 @@ final class RecordingReceiver: NotificationReceiver {
     private func at(_ minutes: Double) -> Date { ten.addingTimeInterval(minutes * 60) }
 
     /// A monitor of `pool` with `rules` in a fresh configuration directory.
-    private func monitor(_ pool: PostgresConnectionPool, rules: String, receiver: RecordingReceiver = RecordingReceiver(),
+    private func monitor(_ pool: PostgresConnectionPool, rules: String, notifications: String? = nil,
+                         receiver: RecordingReceiver = RecordingReceiver(),
                          registry: MetricsRegistry = MetricsRegistry()) throws -> (Monitor, RecordingReceiver, String) {
-        let directory = try RuleFileTests.directory(rules: ["rules.yaml": rules])
+        let directory = try RuleFileTests.directory(rules: ["rules.yaml": rules], notifications: notifications)
         let monitor = Monitor(configuration: .init(directory: directory), pool: pool,
                               tenants: TenantService(pool: pool, staging: StagingArea(root: directory + "/staging", instance: "test"),
                                                      logger: Logger(label: "test")),
@@ -199,5 +200,38 @@ final class RecordingReceiver: NotificationReceiver {
         #expect(String(decoding: registry.render(format: .prometheusText), as: UTF8.self).contains("sluice_rules_last_reload_success 0"))
         for minutes in [1.0, 2.0] { try await monitor.evaluate(at: at(minutes)) }
         #expect(receiver.notifications.map(\.name) == ["RejectsHigh"])
+    }
+
+    @Test func silencesAndInhibitionMuteWhatTheyShouldAndNothingElse() async throws {
+        let pool = try await MonitorTestData.migratedPool()
+        try await tenants(pool, ["tenant-a": "gold", "tenant-b": "gold", "tenant-c": "gold"])
+        for tenant in ["tenant-a", "tenant-b", "tenant-c"] { try await seedRejects(pool, tenant: tenant) }
+        let registry = MetricsRegistry()
+        let (monitor, receiver, _) = try monitor(pool, rules: """
+            rules:
+              - {name: Page, kind: threshold, series: reject_ratio, window: 1m, op: ">", threshold: 0.2, labels: {severity: page},
+                 scope: {tenant: tenant-a}}
+              - {name: Ticket, kind: threshold, series: reject_ratio, window: 1m, op: ">", threshold: 0.2, labels: {severity: ticket}}
+            """, notifications: """
+            inhibit_rules:
+              - {source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: [tenant]}
+            """, registry: registry)
+        // tenant-c is silenced; tenant-a's ticket is inhibited by its page; tenant-b's ticket goes out.
+        _ = try await monitor.silences.create(matchers: ["tenant=\"tenant-c\""], startsAt: nil, endsAt: Date().addingTimeInterval(3600),
+                                              comment: "maintenance", createdBy: "test")
+        try await monitor.evaluate(at: at(1))
+        let sent = Set(receiver.notifications.map { "\($0.name)/\($0.tenant ?? "")" })
+        #expect(sent == ["Page/tenant-a", "Ticket/tenant-b"])
+        let metrics = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+        #expect(metrics.contains("sluice_notifications_muted_total{reason=\"silence\"} 1"), "\(metrics)")
+        #expect(metrics.contains("sluice_notifications_muted_total{reason=\"inhibition\"} 1"))
+        // An expired silence mutes nothing more: tenant-c's resolution goes out.
+        let silence = try #require(try await monitor.silences.list().first)
+        try await monitor.silences.expire(silence.id)
+        #expect(try await monitor.silences.list().first?.state(at: Date()) == "expired", "kept as history")
+        try await monitor.evaluate(at: at(4))
+        #expect(receiver.notifications.contains { $0.tenant == "tenant-c" && $0.status == .resolved })
+        #expect(receiver.notifications.contains { $0.name == "Ticket" && $0.tenant == "tenant-a" && $0.status == .resolved },
+                "resolutions are not inhibited")
     }
 }
