@@ -145,7 +145,7 @@ public final class SluiceService: Sendable {
                               },
                               metrics: MonitorMetrics(registry: registry), logger: logger)
         // A bad rule file refuses the start, as it refuses a reload (which keeps the rules in force).
-        try monitor.reload()
+        try await monitor.reloadOffThePool()
         reload.onFire { _ = try? monitor.reload() }
 
         let reportPartitions = ReportPartitionMaintenance(pool: pool, logger: logger)

@@ -4,7 +4,8 @@ import SluiceHTTP
 import Synchronization
 
 /// A real HTTP server on loopback that takes webhook POSTs at `/{name}`, keeps them, and answers each with the
-/// next status its script holds for that name (200 once the script is spent); `/silent` answers after 10 s.
+/// next status its script holds for that name (200 once the script is spent); `/silent` answers only once the sink
+/// stops.
 final class WebhookSink: Sendable {
     struct Received: Sendable {
         let name: String
@@ -18,6 +19,8 @@ final class WebhookSink: Sendable {
     private let server: HTTPServer
     private let received = Mutex<[Received]>([])
     private let scripts: Mutex<[String: [Int]]>
+    /// `/silent`'s requests waiting for the sink to stop; nil once it has.
+    private let silenced = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     init(scripts: [String: [Int]] = [:]) throws {
         self.scripts = Mutex(scripts)
@@ -42,7 +45,10 @@ final class WebhookSink: Sendable {
 
     func requests(_ name: String) -> [Received] { requests.filter { $0.name == name } }
 
-    func stop() async { await server.shutdown() }
+    func stop() async {
+        for waiting in silenced.withLock({ waiting in defer { waiting = nil }; return waiting ?? [] }) { waiting.resume() }
+        await server.shutdown()
+    }
 
     private func take(_ request: HTTPRequest, _ body: [UInt8]) async throws -> HTTPResponse {
         let name = request.pathParameter("name")
@@ -50,7 +56,13 @@ final class WebhookSink: Sendable {
         for header in ["Authorization", "Content-Type", "X-Sluice-Signature", "User-Agent"] { headers[header] = request.headers[header] }
         received.withLock { $0.append(Received(name: name, headers: headers, body: body, at: Date())) }
         if name == "silent" {
-            try await Task.sleep(for: .seconds(10))
+            await withCheckedContinuation { continuation in
+                let stopped = silenced.withLock { waiting in
+                    waiting?.append(continuation)
+                    return waiting == nil
+                }
+                if stopped { continuation.resume() }
+            }
         }
         let status = scripts.withLock { scripts in scripts[name]?.isEmpty == false ? scripts[name]!.removeFirst() : 200 }
         var response = HTTPResponse.text(status == 200 ? "ok" : "no", status: status)

@@ -79,12 +79,7 @@ public struct AlertStore: Sendable {
                                            [.init(change.key.rule), .init(change.key.fingerprint)])
                 }
                 guard change.transition != .none, let subject = change.alert ?? change.previous else { continue }
-                try connection.execute("""
-                    INSERT INTO sluice.alert_history (rule, fingerprint, tenant_id, labels, annotations, state, value, active_at, at)
-                    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)
-                    """, [.init(subject.rule), .init(subject.fingerprint), .init(subject.tenant), .init(try Self.json(subject.labels)),
-                          .init(try Self.json(subject.annotations)), .init(change.transition.rawValue),
-                          .init(subject.value.flatMap { $0.isFinite ? $0 : nil }), .init(subject.activeAt), .init(time)])
+                try Self.recordTransition(subject, state: change.transition.rawValue, at: time, notifiedAt: nil, on: connection)
             }
         }
     }
@@ -112,11 +107,24 @@ public struct AlertStore: Sendable {
         }
     }
 
+    private static let historyColumns = """
+        id, rule, fingerprint, tenant_id, labels::text AS labels, annotations::text AS annotations, state, value, active_at, at
+        """
+
+    /// Writes `alert`'s transition to `state` in the history (`notifiedAt` nil: waiting for receivers).
+    static func recordTransition(_ alert: ActiveAlert, state: String, at time: Date, notifiedAt: Date?, on connection: PostgresConnection) throws {
+        try connection.execute("""
+            INSERT INTO sluice.alert_history (rule, fingerprint, tenant_id, labels, annotations, state, value, active_at, at, notified_at)
+            VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10)
+            """, [.init(alert.rule), .init(alert.fingerprint), .init(alert.tenant), .init(try json(alert.labels)),
+                  .init(try json(alert.annotations)), .init(state), .init(alert.value.flatMap { $0.isFinite ? $0 : nil }),
+                  .init(alert.activeAt), .init(time), .init(notifiedAt)])
+    }
+
     /// Firing and resolved transitions not yet given to receivers, oldest first.
     func unnotified(limit: Int = 500) async throws -> [Event] {
         try await pool.query("""
-            SELECT id, rule, fingerprint, tenant_id, labels::text AS labels, annotations::text AS annotations, state, value,
-                   active_at, at FROM sluice.alert_history
+            SELECT \(Self.historyColumns) FROM sluice.alert_history
             WHERE notified_at IS NULL AND state IN ('firing', 'resolved') ORDER BY id LIMIT $1
             """, [.init(limit)]).map(Self.event)
     }
@@ -128,8 +136,7 @@ public struct AlertStore: Sendable {
     /// Transitions in `[from, to)`, of `tenant` if given, newest first.
     public func history(from: Date, to: Date, tenant: String?, limit: Int) async throws -> [Event] {
         try await pool.query("""
-            SELECT id, rule, fingerprint, tenant_id, labels::text AS labels, annotations::text AS annotations, state, value,
-                   active_at, at FROM sluice.alert_history
+            SELECT \(Self.historyColumns) FROM sluice.alert_history
             WHERE at >= $1 AND at < $2 AND ($3::text IS NULL OR tenant_id = $3) ORDER BY at DESC, id DESC LIMIT $4
             """, [.init(from), .init(to), .init(tenant), .init(limit)]).map(Self.event)
     }
@@ -151,22 +158,26 @@ public struct AlertStore: Sendable {
               let activeAt = try row.decode(Date.self, "active_at") else {
             throw PostgresError(code: .decodeFailed, message: "sluice.alerts: a row without state or active_at")
         }
-        return ActiveAlert(
-            rule: try row.decode(String.self, "rule") ?? "", fingerprint: try row.decode(String.self, "fingerprint") ?? "",
-            tenant: try row.decode(String.self, "tenant_id"), labels: try map(row, "labels"), annotations: try map(row, "annotations"),
-            state: state, value: try row.decode(Double.self, "value"), activeAt: activeAt, firedAt: try row.decode(Date.self, "fired_at"),
-            keepFiringSince: try row.decode(Date.self, "keep_firing_since"), evaluatedAt: try row.decode(Date.self, "evaluated_at") ?? activeAt)
+        return try alert(row, state: state, activeAt: activeAt, firedAt: try row.decode(Date.self, "fired_at"),
+                         keepFiringSince: try row.decode(Date.self, "keep_firing_since"),
+                         evaluatedAt: try row.decode(Date.self, "evaluated_at") ?? activeAt)
     }
 
     private static func event(_ row: PostgresRow) throws -> Event {
         let at = try row.decode(Date.self, "at") ?? Date(timeIntervalSince1970: 0)
         let state = try row.decode(String.self, "state") ?? ""
-        let alert = ActiveAlert(
-            rule: try row.decode(String.self, "rule") ?? "", fingerprint: try row.decode(String.self, "fingerprint") ?? "",
-            tenant: try row.decode(String.self, "tenant_id"), labels: try map(row, "labels"), annotations: try map(row, "annotations"),
-            state: state == "firing" ? .firing : .pending, value: try row.decode(Double.self, "value"),
-            activeAt: try row.decode(Date.self, "active_at") ?? at, firedAt: nil, keepFiringSince: nil, evaluatedAt: at)
+        let alert = try alert(row, state: state == "firing" ? .firing : .pending, activeAt: try row.decode(Date.self, "active_at") ?? at,
+                              firedAt: nil, keepFiringSince: nil, evaluatedAt: at)
         return Event(id: try row.decode(Int64.self, "id") ?? 0, alert: alert, state: state, at: at)
+    }
+
+    /// The columns both tables share, with what the caller read of the others.
+    private static func alert(_ row: PostgresRow, state: ActiveAlert.State, activeAt: Date, firedAt: Date?, keepFiringSince: Date?,
+                              evaluatedAt: Date) throws -> ActiveAlert {
+        ActiveAlert(rule: try row.decode(String.self, "rule") ?? "", fingerprint: try row.decode(String.self, "fingerprint") ?? "",
+                    tenant: try row.decode(String.self, "tenant_id"), labels: try map(row, "labels"), annotations: try map(row, "annotations"),
+                    state: state, value: try row.decode(Double.self, "value"), activeAt: activeAt, firedAt: firedAt,
+                    keepFiringSince: keepFiringSince, evaluatedAt: evaluatedAt)
     }
 }
 
@@ -187,8 +198,8 @@ extension AlertStore {
             let row: PostgresRow?
             if firing {
                 row = try connection.query("""
-                    INSERT INTO sluice.alerts (rule, fingerprint, tenant_id, labels, annotations, state, active_at, fired_at, keep_firing_since, evaluated_at)
-                    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'firing', $6, $6, $6, $6)
+                    INSERT INTO sluice.alerts (rule, fingerprint, tenant_id, labels, annotations, state, active_at, fired_at, evaluated_at)
+                    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'firing', $6, $6, $6)
                     ON CONFLICT (rule, fingerprint) DO NOTHING RETURNING active_at
                     """, [.init(key.rule), .init(key.fingerprint), .init(labels["tenant"]), .init(labelsJSON), .init(annotationsJSON),
                           .init(time)]).first
@@ -197,11 +208,11 @@ extension AlertStore {
                                            [.init(key.rule), .init(key.fingerprint)]).first
             }
             guard let row, let activeAt = try row.decode(Date.self, "active_at") else { return nil }
-            try connection.execute("""
-                INSERT INTO sluice.alert_history (rule, fingerprint, tenant_id, labels, annotations, state, active_at, at, notified_at)
-                VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $8)
-                """, [.init(key.rule), .init(key.fingerprint), .init(labels["tenant"]), .init(labelsJSON), .init(annotationsJSON),
-                      .init(firing ? "firing" : "resolved"), .init(activeAt), .init(time)])
+            // Delivered in the request that brought it: written as notified.
+            let alert = ActiveAlert(rule: key.rule, fingerprint: key.fingerprint, tenant: labels["tenant"], labels: labels,
+                                    annotations: annotations, state: .firing, value: nil, activeAt: activeAt, firedAt: nil,
+                                    keepFiringSince: nil, evaluatedAt: time)
+            try Self.recordTransition(alert, state: firing ? "firing" : "resolved", at: time, notifiedAt: time, on: connection)
             return activeAt
         }
     }

@@ -27,20 +27,16 @@ extension Monitor {
         let configuration = rules
         do {
             let windows = configuration.rules.reduce(into: Set<Int>()) { $0.formUnion($1.windows) }
-            let needsProbes = configuration.rules.contains { rule in
-                if case .threshold(let threshold) = rule.condition { return !threshold.series.isPerTenant }
-                return false
-            }
-            let needsBacklog = configuration.rules.contains { rule in
-                if case .threshold(let threshold) = rule.condition { return threshold.series.source == .backlog }
-                return false
-            }
+            let sources = Set(configuration.rules.compactMap { rule -> Series.Source? in
+                if case .threshold(let threshold) = rule.condition { return threshold.series.source }
+                return nil
+            })
             // One query after the other: an evaluation holds one store connection at a time.
             let evaluator = RuleEvaluator(
                 rules: configuration.rules, tenants: try await tenants.metadata(),
                 sums: try await series.sums(at: time, windows: windows, tenants: nil),
-                probes: needsProbes ? try await series.probes(at: time, windows: windows) : [:],
-                backlog: needsBacklog ? try await series.backlog(at: time, tenants: nil) : [:])
+                probes: sources.contains(.probes) ? try await series.probes(at: time, windows: windows) : [:],
+                backlog: sources.contains(.backlog) ? try await series.backlog(at: time, tenants: nil) : [:])
             let (findings, objectives) = evaluator.evaluate()
             let previous = Dictionary(try await store.active().map { (AlertKey(rule: $0.rule, fingerprint: $0.fingerprint), $0) },
                                       uniquingKeysWith: { first, _ in first })

@@ -98,6 +98,7 @@ public final class Monitor: Sendable {
     }
 
     /// ``reload()`` on a thread of its own: reading the files blocks, and must not on the cooperative pool.
+    @discardableResult
     public func reloadOffThePool() async throws -> MonitorConfiguration {
         try await runOnDedicatedThread(name: "sluice-rules-reload") { try self.reload() }
     }

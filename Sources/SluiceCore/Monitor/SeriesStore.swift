@@ -45,7 +45,7 @@ public struct SeriesStore: Sendable {
             WHERE \(column) >= $1::timestamptz - make_interval(secs => $3) AND \(column) < $1::timestamptz
               AND ($4::text[] IS NULL OR tenant_id = ANY($4::text[]))
             GROUP BY tenant_id, kind, band
-            """, [.init(end), .init("{" + edges.map(String.init).joined(separator: ",") + "}"), .init(longest),
+            """, [.init(end), .array(edges.map(String.init)), .init(longest),
                   tenants.map { .array($0) } ?? .null])
         for row in rows {
             guard let tenant = try row.decode(String.self, "tenant_id"),
@@ -65,7 +65,7 @@ public struct SeriesStore: Sendable {
             FROM sluice.readiness_probes
             WHERE at > $1::timestamptz - make_interval(secs => $3) AND at <= $1::timestamptz
             GROUP BY band
-            """, [.init(time), .init("{" + edges.map(String.init).joined(separator: ",") + "}"), .init(longest)])
+            """, [.init(time), .array(edges.map(String.init)), .init(longest)])
         var counts: [Int: ProbeCounts] = [:]
         for row in rows {
             guard let band = try row.decode(Int.self, "band"), band < edges.count else { continue }
