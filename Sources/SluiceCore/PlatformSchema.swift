@@ -83,6 +83,7 @@ public enum PlatformSchema {
         MonitorSchema.migration,
         DeliveryLog.migration,
         SilenceStore.migration,
+        NotificationGroups.migration,
     ]
 
     /// A migrator for the platform schema.

@@ -15,10 +15,16 @@ public struct CurlHTTPClient: OutboundHTTP {
     public init() {}
 
     public func post(_ request: OutboundRequest) async throws(OutboundError) -> OutboundResponse {
-        guard Self.initialized else { throw OutboundError(.invalidRequest, "libcurl could not be initialised") }
-        let result: Result<OutboundResponse, OutboundError>
+        try await Self.offThePool("sluice-curl") { Self.perform(request) }
+    }
+
+    /// Runs a transfer on a thread of its own (libcurl blocks), once libcurl is initialised.
+    static func offThePool<T: Sendable>(_ name: String, _ transfer: @escaping @Sendable () -> Result<T, OutboundError>)
+        async throws(OutboundError) -> T {
+        guard initialized else { throw OutboundError(.invalidRequest, "libcurl could not be initialised") }
+        let result: Result<T, OutboundError>
         do {
-            result = try await runOnDedicatedThread(name: "sluice-curl") { Self.perform(request) }
+            result = try await runOnDedicatedThread(name: name, transfer)
         } catch {
             throw OutboundError(.invalidRequest, "\(error)")
         }
@@ -43,14 +49,13 @@ public struct CurlHTTPClient: OutboundHTTP {
         headers = curl_slist_append(headers, "Expect:")
         let collected = Collected()
         let context = Unmanaged.passUnretained(collected).toOpaque()
-        let milliseconds = Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000)
         var failed = CURLE_OK
         func set(_ code: CURLcode) { if failed == CURLE_OK { failed = code } }
         set(CCurl_setopt_string(handle, CURLOPT_URL, request.url))
         set(CCurl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"))
         set(CCurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
         set(CCurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
-        set(CCurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, max(1, milliseconds)))
+        set(CCurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, milliseconds(request.timeout)))
         set(CCurl_setopt_long(handle, CURLOPT_POST, 1))
         set(CCurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, request.body.count))
         set(request.body.withUnsafeBufferPointer { buffer in
@@ -87,18 +92,25 @@ public struct CurlHTTPClient: OutboundHTTP {
             return .failure(OutboundError(.invalidRequest, "libcurl refused an option: \(String(cString: curl_easy_strerror(failed)))"))
         }
         let outcome = curl_easy_perform(handle)
-        guard outcome == CURLE_OK else {
-            let message = String(cString: curl_easy_strerror(outcome))
-            switch outcome {
-            case CURLE_OPERATION_TIMEDOUT: return .failure(OutboundError(.timedOut, message))
-            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
-                return .failure(OutboundError(.tlsFailed, message))
-            case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: return .failure(OutboundError(.invalidRequest, message))
-            default: return .failure(OutboundError(.connectionFailed, message))
-            }
-        }
+        guard outcome == CURLE_OK else { return .failure(failure(outcome, String(cString: curl_easy_strerror(outcome)))) }
         var status = 0
         _ = CCurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return .success(OutboundResponse(status: status, headers: collected.headers, body: collected.body))
+    }
+
+    /// A timeout as libcurl takes it: whole milliseconds, at least one.
+    static func milliseconds(_ timeout: Duration) -> Int {
+        max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+    }
+
+    /// What a failed transfer's `outcome` means for the caller.
+    static func failure(_ outcome: CURLcode, _ message: String) -> OutboundError {
+        switch outcome {
+        case CURLE_OPERATION_TIMEDOUT: OutboundError(.timedOut, message)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
+            OutboundError(.tlsFailed, message)
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: OutboundError(.invalidRequest, message)
+        default: OutboundError(.connectionFailed, message)
+        }
     }
 }

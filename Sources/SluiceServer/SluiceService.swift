@@ -139,9 +139,15 @@ public final class SluiceService: Sendable {
             ?? "\(configuration.http.tls == nil ? "http" : "https")://\(configuration.http.address.host):\(configuration.http.address.port)"
         let monitor = Monitor(configuration: monitorConfiguration, pool: pool, tenants: tenants,
                               receivers: [StreamManagerReceiver(control: stream)],
-                              makeWebhook: { [logger] in
-                                  WebhookReceiver(configuration: $0, http: CurlHTTPClient(), log: DeliveryLog(pool: pool),
-                                                  metrics: notificationMetrics, externalURL: externalURL, logger: logger)
+                              makeReceiver: { [logger] integration in
+                                  switch integration {
+                                  case .webhook(let webhook):
+                                      WebhookReceiver(configuration: webhook, http: CurlHTTPClient(), log: DeliveryLog(pool: pool),
+                                                      metrics: notificationMetrics, externalURL: externalURL, logger: logger)
+                                  case .email(let email):
+                                      EmailReceiver(configuration: email, mailer: CurlMailClient(), log: DeliveryLog(pool: pool),
+                                                    metrics: notificationMetrics, externalURL: externalURL, logger: logger)
+                                  }
                               },
                               metrics: MonitorMetrics(registry: registry), logger: logger)
         // A bad rule file refuses the start, as it refuses a reload (which keeps the rules in force).

@@ -31,6 +31,13 @@ import Testing
                           endsAt: status == .resolved ? Self.ten.addingTimeInterval(90) : nil, value: 0.5, source: "alert:RejectsHigh", actions: [])
     }
 
+    /// `notification`'s group of one, grouped by alert name and tenant.
+    private func group(_ notification: AlertNotification, receiver: String) -> AlertGroup {
+        let labels = notification.labels.filter { ["alertname", "tenant"].contains($0.key) }
+        return AlertGroup(receiver: receiver, key: "{}:{alertname=\"RejectsHigh\", tenant=\"\(notification.tenant ?? "")\"}", labels: labels,
+                          alerts: [notification])
+    }
+
     private func pool() async throws -> PostgresConnectionPool {
         let pool = try await TestPostgres.makePool()
         _ = try await PlatformSchema.migrator.migrate(using: pool)
@@ -44,8 +51,8 @@ import Testing
             $0.signatureSecret = "s3cret"
             $0.bearerToken = "hook-token"
         }
-        #expect(try await hook.deliver(notification()) == .queued)
-        #expect(try await hook.deliver(notification(.resolved)) == .queued)
+        #expect(try await hook.deliver(group(notification(), receiver: "hook")) == .queued)
+        #expect(try await hook.deliver(group(notification(.resolved), receiver: "hook")) == .queued)
         try await waitUntil("both notifications arrive", timeout: .seconds(60)) { sink.requests("hook").count == 2 }
         let firing = sink.requests("hook")[0]
         let payload = firing.json
@@ -82,8 +89,8 @@ import Testing
         let pool = try await pool()
         let flaky = receiver(sink, "flaky", pool: pool)
         let picky = receiver(sink, "picky", pool: pool)
-        _ = try await flaky.deliver(notification())
-        _ = try await picky.deliver(notification())
+        _ = try await flaky.deliver(group(notification(), receiver: "flaky"))
+        _ = try await picky.deliver(group(notification(), receiver: "picky"))
         let log = DeliveryLog(pool: pool)
         func outcomes(_ name: String) async throws -> [String] {
             try await log.list(receiver: name, from: Self.ten.addingTimeInterval(-86_400 * 365), to: Date().addingTimeInterval(60), limit: 10)
@@ -110,9 +117,9 @@ import Testing
             $0.retry.deadline = .seconds(1)
         }
         let prompt = receiver(sink, "prompt", pool: pool)
-        _ = try await silent.deliver(notification())
+        _ = try await silent.deliver(group(notification(), receiver: "silent"))
         try await waitUntil("the silent receiver's request is in flight", timeout: .seconds(60)) { !sink.requests("silent").isEmpty }
-        _ = try await prompt.deliver(notification())
+        _ = try await prompt.deliver(group(notification(), receiver: "prompt"))
         try await waitUntil("the prompt receiver gets its notification", timeout: .seconds(60)) { !sink.requests("prompt").isEmpty }
         let log = DeliveryLog(pool: pool)
         try await waitUntil("the silent receiver's attempt times out", timeout: .seconds(60)) {
@@ -141,7 +148,7 @@ import Testing
                 webhook: {url: "\(sink.url)/on-call", signature_secret: abc, max_alerts: 10}
             route:
               receiver: stream-manager
-              routes: [{matchers: ['severity="ticket"'], receiver: on-call}]
+              routes: [{matchers: ['severity="ticket"'], receiver: on-call, group_by: [alertname, tenant], group_wait: 1s, group_interval: 1s}]
             """.write(toFile: directory + "/notifications.yaml", atomically: true, encoding: .utf8)
         try await InProcessSluice.with(configDirectory: directory, configure: { $0.monitor.interval = .milliseconds(200) }) { sluice in
             _ = try await sluice.createTenant(tenantYAML("hooked-a"), contentType: "application/yaml")

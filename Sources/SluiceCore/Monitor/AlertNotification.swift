@@ -55,6 +55,30 @@ public struct AlertNotification: Sendable, Equatable {
     }
 }
 
+/// What a receiver is given: one aggregation group's alerts, as Alertmanager sends a group (the stream
+/// manager, which acts at once, is given each alert as a group of its own).
+public struct AlertGroup: Sendable, Equatable {
+    /// The receiver it goes to.
+    public var receiver: String
+    /// Alertmanager's group key: the route's key and the group labels, `{}/{severity="page"}:{tenant="a"}`.
+    public var key: String
+    /// The values of the route's `group_by` labels shared by the group's alerts.
+    public var labels: [String: String]
+    /// Firing alerts first, then resolved ones; each by start time and fingerprint.
+    public var alerts: [AlertNotification]
+
+    public init(receiver: String, key: String, labels: [String: String], alerts: [AlertNotification]) {
+        self.receiver = receiver
+        self.key = key
+        self.labels = labels
+        self.alerts = alerts.sorted { ($0.status == .firing ? 0 : 1, $0.startsAt, $0.fingerprint) < ($1.status == .firing ? 0 : 1, $1.startsAt, $1.fingerprint) }
+    }
+
+    /// Firing while any of its alerts fires.
+    public var status: AlertNotification.Status { alerts.contains { $0.status == .firing } ? .firing : .resolved }
+    public var firing: [AlertNotification] { alerts.filter { $0.status == .firing } }
+}
+
 /// What a receiver did with a notification.
 public enum NotificationReceipt: Sendable {
     /// Done (the stream manager's actions applied).
@@ -71,8 +95,13 @@ public protocol NotificationReceiver: Sendable {
     var name: String { get }
     /// Its kind of integration, for the metrics: `stream_manager`, `webhook`, `email`.
     var integration: String { get }
-    /// Delivers or queues `notification`; throws when it could not.
-    func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt
+    /// Whether it takes each alert at once, outside the routes' grouping and timing (the stream manager's
+    /// actions must not wait for `group_wait`); otherwise it is given groups when they flush.
+    var immediate: Bool { get }
+    /// Whether it is sent resolved alerts (Alertmanager's `send_resolved`).
+    var sendResolved: Bool { get }
+    /// Delivers or queues `group`; throws when it could not.
+    func deliver(_ group: AlertGroup) async throws -> NotificationReceipt
     /// Stops a receiver a reload replaced.
     func stop()
 }

@@ -84,11 +84,16 @@ struct AlertmanagerPayload: Codable {
             status: alerts.contains { $0.status == .firing } ? "firing" : "resolved", receiver: receiver, groupLabels: groupLabels,
             commonLabels: common(alerts.map(\.labels)), commonAnnotations: common(alerts.map(\.annotations)), externalURL: externalURL,
             alerts: kept.map { alert in
-                let tenant = alert.tenant.map { "&tenant=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
-                return Alert(status: alert.status.rawValue, labels: alert.labels, annotations: alert.annotations,
-                             startsAt: time(alert.startsAt), endsAt: alert.endsAt.map(time) ?? zeroTime,
-                             generatorURL: "\(base)/api/v1/alerts/history?limit=100\(tenant)", fingerprint: alert.fingerprint)
+                Alert(status: alert.status.rawValue, labels: alert.labels, annotations: alert.annotations,
+                      startsAt: time(alert.startsAt), endsAt: alert.endsAt.map(time) ?? zeroTime,
+                      generatorURL: generatorURL(for: alert, base: base), fingerprint: alert.fingerprint)
             })
+    }
+
+    /// Where an alert can be looked into: the alert history (of its tenant) at `base`, the external URL.
+    static func generatorURL(for alert: AlertNotification, base: String) -> String {
+        let tenant = alert.tenant.map { "&tenant=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+        return "\(base)/api/v1/alerts/history?limit=100\(tenant)"
     }
 
     /// What undoes `action` when its alert resolves: scaling back, or lifting a throttle.

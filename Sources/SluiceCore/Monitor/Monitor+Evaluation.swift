@@ -8,13 +8,13 @@ extension Monitor {
         public var objectives: [ObjectiveStatus]
         /// Transitions stored: (rule, fingerprint, transition).
         public var transitions: [(alert: String, tenant: String?, transition: String)]
-        /// Notifications handed to receivers.
+        /// Transitions handed to receivers or their groups.
         public var notified: Int
     }
 
-    /// Evaluates every rule at `time`, stores the alerts' new state and transitions in one transaction, and
-    /// gives receivers the firing and resolved transitions not yet given (those of an earlier evaluation
-    /// that stopped before notifying, too).
+    /// Evaluates every rule at `time`, stores the alerts' new state and transitions in one transaction, hands
+    /// the firing and resolved transitions not yet handed on (those of an earlier evaluation that stopped
+    /// before, too) to their receivers or groups, and flushes the groups due.
     @discardableResult
     public func evaluate(at time: Date) async throws -> Evaluation {
         try await evaluate(at: time, fence: nil)
@@ -44,7 +44,11 @@ extension Monitor {
             try await store.save(changes, at: time, fence: fence)
             let active = try await store.active()
             metrics.publish(active, objectives: objectives)
-            let notified = try await store.stillLeads(fence) ? await notifyPending() : 0
+            var notified = 0
+            if try await store.stillLeads(fence) {
+                notified = await notifyPending(at: time, fence: fence)
+                try await flush(at: time, fence: fence)
+            }
             metrics.evaluated(seconds: started.duration(to: .now).secondsValue, at: time.timeIntervalSince1970)
             return Evaluation(active: active, objectives: objectives,
                               transitions: changes.filter { $0.transition != .none }.map {
@@ -88,61 +92,5 @@ extension Monitor {
             changes.append((key, nil, alert.state == .firing ? .resolved : .inactive, alert))
         }
         return changes
-    }
-
-    /// Gives receivers every firing or resolved transition not yet given, in order; returns how many.
-    @discardableResult
-    func notifyPending() async -> Int {
-        guard let events = try? await store.unnotified(), !events.isEmpty else { return 0 }
-        let configuration = rules
-        let muting = try? await muting(configuration)
-        for event in events {
-            let rule = configuration.rules.first { $0.name == event.alert.rule }
-            let status: AlertNotification.Status = event.state == "firing" ? .firing : .resolved
-            let notification = AlertNotification(
-                status: status, labels: event.alert.labels, annotations: event.alert.annotations, startsAt: event.alert.activeAt,
-                endsAt: status == .resolved ? event.at : nil, value: event.alert.value, source: "alert:\(event.alert.rule)",
-                actions: (status == .firing ? rule?.firingActions : rule?.resolvedActions) ?? [])
-            await deliver(notification, route: configuration.route, muting: muting)
-            do {
-                try await store.markNotified(event.id, at: now())
-            } catch {
-                logger.warning("could not mark an alert notification as sent", metadata: ["error": "\(error)"])
-                break
-            }
-        }
-        return events.count
-    }
-
-    /// The silences active now and the inhibition rules, given the alerts firing now.
-    func muting(_ configuration: MonitorConfiguration) async throws -> Muting {
-        let time = now()
-        return Muting(silences: try await silences.list(activeAt: time), inhibitRules: configuration.inhibitRules,
-                      firing: try await store.active().filter { $0.state == .firing }.map(\.labels), time: time)
-    }
-
-    /// Hands `notification` to every receiver `route` picks for its labels, unless it is silenced or inhibited;
-    /// a receiver's failure is logged and counted, and never stops the others.
-    func deliver(_ notification: AlertNotification, route: NotificationRoute, muting: Muting?) async {
-        if let reason = muting?.reason(for: notification) {
-            metrics.muted(reason: reason)
-            return
-        }
-        for name in route.receivers(for: notification.labels) {
-            guard let receiver = receivers.withLock({ $0[name] }) else {
-                metrics.notified(receiver: name, integration: "none", outcome: "no_integration")
-                continue
-            }
-            do {
-                // A receiver with a queue of its own counts its outcomes itself.
-                if try await receiver.deliver(notification) == .delivered {
-                    metrics.notified(receiver: name, integration: receiver.integration, outcome: "delivered")
-                }
-            } catch {
-                metrics.notified(receiver: name, integration: receiver.integration, outcome: "failed")
-                logger.warning("notification not delivered", metadata: [
-                    "receiver": "\(name)", "alert": "\(notification.name)", "tenant": "\(notification.tenant ?? "")", "error": "\(error)"])
-            }
-        }
     }
 }

@@ -51,9 +51,9 @@ extension Monitor {
             }
         }
         var transitions = 0
-        let now = Date()
-        let route = rules.route
-        let muting = try await muting(rules)
+        let now = self.now()
+        let configuration = rules
+        let muting = try await muting(configuration)
         for (alert, status, action) in accepted {
             let alertname = alert.labels["alertname"] ?? ""
             let key = AlertKey(rule: Self.inboundPrefix + alertname, fingerprint: AlertNotification.fingerprint(alert.labels))
@@ -61,9 +61,9 @@ extension Monitor {
                                                              firing: status == .firing, at: now) else { continue }
             transitions += 1
             let actions = status == .firing ? action.map { [$0] } : action.flatMap(AlertmanagerPayload.undoing).map { [$0] }
-            await deliver(AlertNotification(status: status, labels: alert.labels, annotations: alert.annotations ?? [:], startsAt: starts,
-                                            endsAt: status == .resolved ? now : nil, value: nil, source: Self.inboundPrefix + alertname,
-                                            actions: actions ?? []), route: route, muting: muting)
+            try await route(AlertNotification(status: status, labels: alert.labels, annotations: alert.annotations ?? [:], startsAt: starts,
+                                              endsAt: status == .resolved ? now : nil, value: nil, source: Self.inboundPrefix + alertname,
+                                              actions: actions ?? []), through: configuration.route, muting: muting, at: now, event: nil, fence: nil)
         }
         return InboundResult(alerts: accepted.count, transitions: transitions)
     }

@@ -13,6 +13,8 @@ public final class Monitor: Sendable {
         public var interval: Duration = .seconds(15)
         /// The configuration directory holding `rules/` and `notifications.yaml`; none: no rules.
         public var directory: String?
+        /// Between looks for notification groups due to flush.
+        public var flushTick: Duration = .seconds(1)
 
         public init(interval: Duration = .seconds(15), directory: String? = nil) {
             self.interval = interval
@@ -27,19 +29,22 @@ public final class Monitor: Sendable {
     let logger: Logger
     public let store: AlertStore
     public let silences: SilenceStore
+    let groups: NotificationGroups
     let series: SeriesStore
     /// The receivers by name: those built in, and those of the configuration in force.
     let receivers: Mutex<[String: any NotificationReceiver]>
     private let builtIn: [String: any NotificationReceiver]
-    /// Makes the webhook receivers `notifications.yaml` names (their transport is the server's to give).
-    private let makeWebhook: (@Sendable (WebhookReceiver.Configuration) -> WebhookReceiver)?
+    /// The integrations the configured receivers were made from, to keep those a reload does not change.
+    private let integrations = Mutex<[String: ReceiverIntegration]>([:])
+    /// Makes the webhook and email receivers `notifications.yaml` names (their transports are the server's to give).
+    private let makeReceiver: (@Sendable (ReceiverIntegration) -> any NotificationReceiver)?
     private let leadership: MonitorLeadership
     private let current = Mutex(MonitorConfiguration())
     /// The time evaluations run at: the wall clock, or a simulated one in tests.
     let now: @Sendable () -> Date
 
     public init(configuration: Configuration, pool: PostgresConnectionPool, tenants: TenantService, receivers: [any NotificationReceiver],
-                makeWebhook: (@Sendable (WebhookReceiver.Configuration) -> WebhookReceiver)? = nil,
+                makeReceiver: (@Sendable (ReceiverIntegration) -> any NotificationReceiver)? = nil,
                 metrics: MonitorMetrics, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         self.pool = pool
@@ -49,9 +54,10 @@ public final class Monitor: Sendable {
         self.now = clock
         builtIn = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.receivers = Mutex(builtIn)
-        self.makeWebhook = makeWebhook
+        self.makeReceiver = makeReceiver
         store = AlertStore(pool: pool)
         silences = SilenceStore(pool: pool)
+        groups = NotificationGroups(pool: pool)
         series = SeriesStore(pool: pool)
         leadership = MonitorLeadership(connectionString: pool.connectionString)
     }
@@ -78,21 +84,28 @@ public final class Monitor: Sendable {
         }
     }
 
-    /// The built-in receivers and those of `configuration`: a webhook whose settings did not change is kept
+    /// The built-in receivers and those of `configuration`: a receiver whose settings did not change is kept
     /// (with its queue), one that changed or went is stopped.
     private func replaceReceivers(_ configuration: MonitorConfiguration) {
         let stopped = receivers.withLock { receivers in
-            var next = builtIn
-            for webhook in configuration.webhooks {
-                if let kept = receivers[webhook.name] as? WebhookReceiver, kept.configuration == webhook {
-                    next[webhook.name] = kept
-                } else if let made = makeWebhook?(webhook) {
-                    next[webhook.name] = made
+            integrations.withLock { integrations in
+                var next = builtIn
+                var made: [String: ReceiverIntegration] = [:]
+                for integration in configuration.integrations {
+                    if integrations[integration.name] == integration, let kept = receivers[integration.name] {
+                        next[integration.name] = kept
+                    } else if let receiver = makeReceiver?(integration) {
+                        next[integration.name] = receiver
+                    } else {
+                        continue
+                    }
+                    made[integration.name] = integration
                 }
+                let stopped = receivers.filter { name, receiver in next[name].map { $0 as AnyObject !== receiver as AnyObject } ?? true }
+                receivers = next
+                integrations = made
+                return Array(stopped.values)
             }
-            let stopped = receivers.filter { name, receiver in next[name].map { $0 as AnyObject !== receiver as AnyObject } ?? true }
-            receivers = next
-            return Array(stopped.values)
         }
         for receiver in stopped { receiver.stop() }
     }
@@ -119,26 +132,35 @@ public final class Monitor: Sendable {
         metrics.leading(false)
     }
 
-    /// Evaluates until cancelled, while this process leads; the others keep asking.
+    /// Evaluates every interval until cancelled, while this process leads (the others keep asking), and in
+    /// between flushes the notification groups due.
     public func run(components: ComponentRegistry) async {
         let name = "monitor"
         components.setRunning(name, true)
         defer { components.setRunning(name, false) }
+        // The first evaluation waits an interval too, so a start does not add to the start's own queries.
+        var nextEvaluation = ContinuousClock.now + configuration.interval
         while !Task.isCancelled {
-            // The first evaluation waits an interval too, so a start does not add to the start's own queries.
-            try? await Task.sleep(for: configuration.interval)
+            try? await Task.sleep(until: min(nextEvaluation, .now + configuration.flushTick))
             if Task.isCancelled { break }
             do {
-                // Without rules nothing is evaluated, unless alerts of rules since removed are left to resolve.
+                guard ContinuousClock.now >= nextEvaluation else {
+                    if let fence { try await flush(at: now(), fence: fence) }
+                    continue
+                }
+                nextEvaluation = .now + configuration.interval
+                // Without rules nothing is evaluated, unless alerts of rules since removed are left to resolve
+                // or groups to flush.
                 var needed = !rules.rules.isEmpty
                 if !needed { needed = try await store.hasRuleAlerts() }
+                if !needed { needed = try await groups.any() }
                 if needed, await lead() {
                     try await evaluate(at: now(), fence: fence)
                 } else {
                     await resign()
                 }
             } catch {
-                logger.warning("rule evaluation failed", metadata: ["error": "\(error)"])
+                logger.warning("rule evaluation or notification failed", metadata: ["error": "\(error)"])
             }
         }
         await resign()

@@ -10,8 +10,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
     public var route: NotificationRoute
     /// The receivers routes may name.
     public var receivers: Set<String>
-    /// The webhook receivers among them.
-    public var webhooks: [WebhookReceiver.Configuration] = []
+    /// The receivers among them that send out (webhooks, email).
+    public var integrations: [ReceiverIntegration] = []
     public var inhibitRules: [InhibitRule] = []
 
     public init(rules: [MonitorRule] = [], route: NotificationRoute = NotificationRoute(receiver: streamManagerReceiver),
@@ -30,7 +30,7 @@ public struct MonitorConfiguration: Sendable, Equatable {
         let notifications = base.appendingPathComponent("notifications.yaml")
         if let bytes = try? [UInt8](Data(contentsOf: notifications)) {
             do {
-                (configuration.route, configuration.receivers, configuration.webhooks, configuration.inhibitRules)
+                (configuration.route, configuration.receivers, configuration.integrations, configuration.inhibitRules)
                     = try NotificationConfigurationReader.read(bytes)
             } catch {
                 problems += error.problems.map { "\(notifications.path): \($0)" }
@@ -72,16 +72,16 @@ public struct MonitorConfiguration: Sendable, Equatable {
     }
 }
 
-/// Reads `notifications.yaml`: `route` (receiver, matchers, continue, routes) and `receivers` (each a name and
-/// at most one integration: `webhook`; `stream-manager` is always there).
+/// Reads `notifications.yaml`: `route` (receiver, matchers, continue, routes, grouping), `receivers` (each a
+/// name and at most one integration: `webhook` or `email`; `stream-manager` is always there) and `inhibit_rules`.
 enum NotificationConfigurationReader {
     static func read(_ bytes: [UInt8]) throws(TenantDefinitionError)
-        -> (NotificationRoute, Set<String>, [WebhookReceiver.Configuration], [InhibitRule]) {
+        -> (NotificationRoute, Set<String>, [ReceiverIntegration], [InhibitRule]) {
         let root = try TenantDefinitionParser.tree(bytes, format: .yaml)
         var reader = DefinitionReader()
         var receivers: Set<String> = [MonitorConfiguration.streamManagerReceiver]
         var route = NotificationRoute(receiver: MonitorConfiguration.streamManagerReceiver)
-        var webhooks: [WebhookReceiver.Configuration] = []
+        var integrations: [ReceiverIntegration] = []
         var inhibitRules: [InhibitRule] = []
         if let document = reader.object(root, at: "", allowed: ["route", "receivers", "inhibit_rules"]) {
             if case .array(let items)? = document["inhibit_rules"] {
@@ -92,11 +92,18 @@ enum NotificationConfigurationReader {
             if case .array(let items)? = document["receivers"] {
                 for (index, item) in items.enumerated() {
                     let path = DefinitionReader.path(DefinitionReader.path("receivers", index), "")
-                    guard let members = reader.object(item, at: String(path.dropLast()), allowed: ["name", "stream_manager", "webhook"]),
+                    guard let members = reader.object(item, at: String(path.dropLast()), allowed: ["name", "webhook", "email"]),
                           let name = reader.required(members["name"], at: path + "name").flatMap({ reader.string($0, at: path + "name") })
                     else { continue }
-                    if let webhook = members["webhook"], let parsed = reader.webhook(webhook, name: name, at: path + "webhook") {
-                        webhooks.append(parsed)
+                    if members["webhook"] != nil && members["email"] != nil {
+                        reader.problem(String(path.dropLast()), "takes one integration, webhook or email (define two receivers and route with continue)")
+                    } else if let webhook = members["webhook"], let parsed = reader.webhook(webhook, name: name, at: path + "webhook") {
+                        integrations.append(.webhook(parsed))
+                    } else if let email = members["email"], let parsed = reader.email(email, name: name, at: path + "email") {
+                        integrations.append(.email(parsed))
+                    }
+                    if name == MonitorConfiguration.streamManagerReceiver, !members.keys.filter({ $0 != "name" }).isEmpty {
+                        reader.problem(path + "name", "\"\(name)\" is built in and takes no integration")
                     }
                     if !receivers.insert(name).inserted && name != MonitorConfiguration.streamManagerReceiver {
                         reader.problem(path + "name", "receiver \"\(name)\" is defined twice")
@@ -114,67 +121,11 @@ enum NotificationConfigurationReader {
             }
         }
         guard reader.problems.isEmpty else { throw TenantDefinitionError(problems: reader.problems) }
-        return (route, receivers, webhooks, inhibitRules)
+        return (route, receivers, integrations, inhibitRules)
     }
 }
 
 extension DefinitionReader {
-    /// An inhibition rule: `source_matchers`, `target_matchers` (each at least one) and `equal` (labels).
-    mutating func inhibitRule(_ value: JSONValue, at path: String) -> InhibitRule? {
-        guard let members = object(value, at: path, allowed: ["source_matchers", "target_matchers", "equal"]) else { return nil }
-        func matchers(_ key: String) -> [LabelMatcher]? {
-            let listPath = Self.path(path, key)
-            guard let texts = required(members[key], at: listPath).flatMap({ strings($0, at: listPath) }) else { return nil }
-            let parsed = texts.compactMap(LabelMatcher.init)
-            guard !texts.isEmpty, parsed.count == texts.count else {
-                problem(listPath, "must hold matchers such as severity=\"page\"")
-                return nil
-            }
-            return parsed
-        }
-        let source = matchers("source_matchers")
-        let target = matchers("target_matchers")
-        let equal = members["equal"].flatMap { strings($0, at: Self.path(path, "equal")) } ?? []
-        guard let source, let target else { return nil }
-        return InhibitRule(sourceMatchers: source, targetMatchers: target, equal: equal)
-    }
-
-    /// A receiver's `webhook`: `url` (http or https), `timeout`, `bearer_token` or `basic_auth: {username,
-    /// password}`, `signature_secret`, `tls_verify`, `ca_file`, `max_alerts`, `send_resolved`, `queue_capacity`.
-    mutating func webhook(_ value: JSONValue, name: String, at path: String) -> WebhookReceiver.Configuration? {
-        guard let members = object(value, at: path, allowed: ["url", "timeout", "bearer_token", "basic_auth", "signature_secret",
-                                                             "tls_verify", "ca_file", "max_alerts", "send_resolved", "queue_capacity"])
-        else { return nil }
-        guard let url = required(members["url"], at: Self.path(path, "url")).flatMap({ string($0, at: Self.path(path, "url")) }) else { return nil }
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
-            problem(Self.path(path, "url"), "\"\(url)\" is not an http:// or https:// URL")
-            return nil
-        }
-        var webhook = WebhookReceiver.Configuration(name: name, url: url)
-        if let timeout = members["timeout"] {
-            if case .string(let text) = timeout, let seconds = RuleDuration.seconds(text), (1...300).contains(seconds) {
-                webhook.timeout = .seconds(seconds)
-            } else {
-                problem(Self.path(path, "timeout"), "must be a duration from 1s to 5m")
-            }
-        }
-        webhook.bearerToken = members["bearer_token"].flatMap { string($0, at: Self.path(path, "bearer_token")) }
-        if let basic = members["basic_auth"], let auth = object(basic, at: Self.path(path, "basic_auth"), allowed: ["username", "password"]) {
-            let username = required(auth["username"], at: Self.path(path, "basic_auth.username")).flatMap { string($0, at: Self.path(path, "basic_auth.username")) }
-            let password = required(auth["password"], at: Self.path(path, "basic_auth.password")).flatMap { string($0, at: Self.path(path, "basic_auth.password"), allowEmpty: true) }
-            if let username, let password { webhook.basicAuth = (username, password) }
-        }
-        if webhook.bearerToken != nil && members["basic_auth"] != nil { problem(path, "takes bearer_token or basic_auth, not both") }
-        webhook.signatureSecret = members["signature_secret"].flatMap { string($0, at: Self.path(path, "signature_secret")) }
-        webhook.verifyTLS = members["tls_verify"].flatMap { bool($0, at: Self.path(path, "tls_verify")) } ?? true
-        webhook.caFile = members["ca_file"].flatMap { string($0, at: Self.path(path, "ca_file")) }
-        webhook.maxAlerts = members["max_alerts"].flatMap { integer($0, at: Self.path(path, "max_alerts")) } ?? 0
-        webhook.sendResolved = members["send_resolved"].flatMap { bool($0, at: Self.path(path, "send_resolved")) } ?? true
-        webhook.queueCapacity = members["queue_capacity"].flatMap { integer($0, at: Self.path(path, "queue_capacity"), minimum: 1) } ?? 1000
-        return webhook
-    }
-
-    /// Alertmanager's grouping keys are accepted (and used by notifications that group).
     private static let routeKeys = ["receiver", "matchers", "continue", "routes", "group_by", "group_wait", "group_interval", "repeat_interval"]
 
     mutating func route(_ value: JSONValue, at path: String) -> NotificationRoute? {
@@ -199,7 +150,30 @@ extension DefinitionReader {
                 problem(Self.path(path, "routes"), "must be an array, not \(children.kindName)")
             }
         }
-        return NotificationRoute(receiver: receiver, matchers: matchers, continue: continues, routes: routes)
+        return NotificationRoute(receiver: receiver, matchers: matchers, continue: continues, routes: routes,
+                                 grouping: grouping(members, at: path))
+    }
+
+    /// A route's `group_by` (label names, or `...` for all) and its three intervals (`group_wait` may be `0s`).
+    private mutating func grouping(_ members: [String: JSONValue], at path: String) -> RouteGrouping {
+        var grouping = RouteGrouping()
+        if let value = members["group_by"], let labels = strings(value, at: Self.path(path, "group_by")) {
+            for label in labels where label != "..." && label.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) == nil {
+                problem(Self.path(path, "group_by"), "\"\(label)\" is not a label name (or ... for every label)")
+            }
+            if labels.contains("..."), labels.count > 1 { problem(Self.path(path, "group_by"), "... groups by every label and stands alone") }
+            grouping.by = labels
+        }
+        func interval(_ key: String, minimum: Int) -> Int? {
+            guard let value = members[key] else { return nil }
+            if case .string(let text) = value, let seconds = RuleDuration.seconds(text), seconds >= minimum { return seconds }
+            problem(Self.path(path, key), minimum == 0 ? "must be a duration such as 30s" : "must be a duration of at least 1s, such as 5m")
+            return nil
+        }
+        grouping.wait = interval("group_wait", minimum: 0)
+        grouping.interval = interval("group_interval", minimum: 1)
+        grouping.repeatInterval = interval("repeat_interval", minimum: 1)
+        return grouping
     }
 }
 

@@ -3,18 +3,22 @@
 public struct StreamManagerReceiver: NotificationReceiver {
     public let name = MonitorConfiguration.streamManagerReceiver
     public let integration = "stream_manager"
+    public let immediate = true
+    public let sendResolved = true
     private let control: any StreamControl
 
     public init(control: any StreamControl) {
         self.control = control
     }
 
-    public func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt {
-        guard let tenant = notification.tenant, !notification.actions.isEmpty else { return .delivered }
-        let cause = StreamActionCause(alert: notification.name, status: notification.status.rawValue,
-                                      fingerprint: notification.fingerprint, labels: notification.labels, value: notification.value)
-        for action in notification.actions {
-            _ = try await control.apply(action, tenant: tenant, source: notification.source, cause: cause)
+    public func deliver(_ group: AlertGroup) async throws -> NotificationReceipt {
+        for notification in group.alerts {
+            guard let tenant = notification.tenant else { continue }
+            let cause = StreamActionCause(alert: notification.name, status: notification.status.rawValue,
+                                          fingerprint: notification.fingerprint, labels: notification.labels, value: notification.value)
+            for action in notification.actions {
+                _ = try await control.apply(action, tenant: tenant, source: notification.source, cause: cause)
+            }
         }
         return .delivered
     }

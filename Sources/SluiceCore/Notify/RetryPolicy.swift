@@ -23,13 +23,14 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// Whether an answer or a failure is worth another attempt: connection failures, timeouts, `408`, `429` and
-    /// `5xx` are; any other `4xx`, a bad URL or a refused certificate are not.
+    /// `5xx` are, and a mail server's `4xx` reply; any other `4xx`, a bad URL, a refused certificate or a mail
+    /// server's `5xx` are not.
     static func isRetryable(status: Int) -> Bool {
         status == 408 || status == 429 || (500...599).contains(status)
     }
 
     static func isRetryable(_ error: OutboundError) -> Bool {
-        error.code == .connectionFailed || error.code == .timedOut
+        error.code == .connectionFailed || error.code == .timedOut || error.code == .deferred
     }
 
     /// A `Retry-After` in seconds (an HTTP date is not honoured: the backoff stands).

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 @testable import SluiceCore
+import SluiceMetrics
 import SluiceStore
 import SluiceTestSupport
 
@@ -49,5 +51,39 @@ enum MonitorTestData {
                                rejectedByReason: rejected > 0 ? ["bad_value": rejected] : [:], startedAt: start,
                                finishedAt: start.addingTimeInterval(10), appKind: "declarative",
                                outcome: failed == 0 && rejected == 0 ? .succeeded : .partial, stream: details)
+    }
+
+    /// A monitor of `pool` with `rules` in a fresh configuration directory.
+    static func monitor(_ pool: PostgresConnectionPool, rules: String, notifications: String? = nil,
+                        receiver: RecordingReceiver = RecordingReceiver(),
+                        registry: MetricsRegistry = MetricsRegistry()) throws -> (Monitor, RecordingReceiver, String) {
+        let directory = try RuleFileTests.directory(rules: ["rules.yaml": rules], notifications: notifications)
+        return (try monitor(pool, directory: directory, receiver: receiver, registry: registry), receiver, directory)
+    }
+
+    /// A monitor of `pool` with the configuration in `directory`: another process's, or this one's after a restart.
+    static func monitor(_ pool: PostgresConnectionPool, directory: String, receiver: RecordingReceiver,
+                        registry: MetricsRegistry = MetricsRegistry()) throws -> Monitor {
+        let monitor = Monitor(configuration: .init(directory: directory), pool: pool,
+                              tenants: TenantService(pool: pool, staging: StagingArea(root: directory + "/staging", instance: "test"),
+                                                     logger: Logger(label: "test")),
+                              receivers: [receiver], metrics: MonitorMetrics(registry: registry), logger: Logger(label: "test"))
+        try monitor.reload()
+        return monitor
+    }
+
+    static func tenants(_ pool: PostgresConnectionPool, _ metadata: [String: String]) async throws {
+        for (tenant, tier) in metadata {
+            try await pool.execute("INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $1, $2::jsonb, 'api')",
+                                   [.init(tenant), .init("{\"metadata\": {\"tier\": \"\(tier)\"}}")])
+        }
+    }
+
+    /// Reject ratios per minute from 10:00: 50 % for three minutes, then none.
+    static func seedRejects(_ pool: PostgresConnectionPool, tenant: String = "tenant-a") async throws {
+        try await insert((0..<8).map { minute in
+            file(tenant, at: tenOClock.addingTimeInterval(Double(minute) * 60).addingTimeInterval(5), rows: 100, rejected: minute < 3 ? 50 : 0,
+                                 outcome: minute < 3 ? .partial : .succeeded)
+        }, into: pool)
     }
 }

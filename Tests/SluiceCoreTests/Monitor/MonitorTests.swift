@@ -7,20 +7,26 @@ import SluiceTestSupport
 import Synchronization
 import Testing
 
-/// A receiver that keeps what it is given.
+/// A receiver that keeps what it is given: each alert at once (as the stream manager), or groups.
 final class RecordingReceiver: NotificationReceiver {
     let name: String
     let integration = "test"
-    private let received = Mutex<[AlertNotification]>([])
+    let immediate: Bool
+    let sendResolved: Bool
+    private let received = Mutex<[AlertGroup]>([])
 
-    init(name: String = MonitorConfiguration.streamManagerReceiver) {
+    init(name: String = MonitorConfiguration.streamManagerReceiver, immediate: Bool = true, sendResolved: Bool = true) {
         self.name = name
+        self.immediate = immediate
+        self.sendResolved = sendResolved
     }
 
-    var notifications: [AlertNotification] { received.withLock { $0 } }
+    /// The alerts of every group given, in order.
+    var notifications: [AlertNotification] { received.withLock { $0.flatMap(\.alerts) } }
+    var groups: [AlertGroup] { received.withLock { $0 } }
 
-    func deliver(_ notification: AlertNotification) async throws -> NotificationReceipt {
-        received.withLock { $0.append(notification) }
+    func deliver(_ group: AlertGroup) async throws -> NotificationReceipt {
+        received.withLock { $0.append(group) }
         return .delivered
     }
 
@@ -33,34 +39,6 @@ final class RecordingReceiver: NotificationReceiver {
     private let ten = MonitorTestData.tenOClock
 
     private func at(_ minutes: Double) -> Date { ten.addingTimeInterval(minutes * 60) }
-
-    /// A monitor of `pool` with `rules` in a fresh configuration directory.
-    private func monitor(_ pool: PostgresConnectionPool, rules: String, notifications: String? = nil,
-                         receiver: RecordingReceiver = RecordingReceiver(),
-                         registry: MetricsRegistry = MetricsRegistry()) throws -> (Monitor, RecordingReceiver, String) {
-        let directory = try RuleFileTests.directory(rules: ["rules.yaml": rules], notifications: notifications)
-        let monitor = Monitor(configuration: .init(directory: directory), pool: pool,
-                              tenants: TenantService(pool: pool, staging: StagingArea(root: directory + "/staging", instance: "test"),
-                                                     logger: Logger(label: "test")),
-                              receivers: [receiver], metrics: MonitorMetrics(registry: registry), logger: Logger(label: "test"))
-        try monitor.reload()
-        return (monitor, receiver, directory)
-    }
-
-    private func tenants(_ pool: PostgresConnectionPool, _ metadata: [String: String]) async throws {
-        for (tenant, tier) in metadata {
-            try await pool.execute("INSERT INTO sluice.tenants (id, display_name, definition, source) VALUES ($1, $1, $2::jsonb, 'api')",
-                                   [.init(tenant), .init("{\"metadata\": {\"tier\": \"\(tier)\"}}")])
-        }
-    }
-
-    /// Reject ratios per minute from 10:00: 50 % for three minutes, then none.
-    private func seedRejects(_ pool: PostgresConnectionPool, tenant: String = "tenant-a") async throws {
-        try await MonitorTestData.insert((0..<8).map { minute in
-            MonitorTestData.file(tenant, at: at(Double(minute)).addingTimeInterval(5), rows: 100, rejected: minute < 3 ? 50 : 0,
-                                 outcome: minute < 3 ? .partial : .succeeded)
-        }, into: pool)
-    }
 
     private static let rejectRule = """
         rules:
@@ -82,10 +60,10 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func forAndKeepFiringForFireAndResolveAtTheExpectedTimes() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        try await tenants(pool, ["tenant-a": "gold", "tenant-b": "silver"])
-        try await seedRejects(pool)
-        try await seedRejects(pool, tenant: "tenant-b")
-        let (monitor, receiver, _) = try monitor(pool, rules: Self.rejectRule)
+        try await MonitorTestData.tenants(pool, ["tenant-a": "gold", "tenant-b": "silver"])
+        try await MonitorTestData.seedRejects(pool)
+        try await MonitorTestData.seedRejects(pool, tenant: "tenant-b")
+        let (monitor, receiver, _) = try MonitorTestData.monitor(pool, rules: Self.rejectRule)
         var timeline: [String] = []
         for minutes in stride(from: 0.5, through: 6.5, by: 0.5) {
             let evaluation = try await monitor.evaluate(at: at(minutes))
@@ -111,20 +89,16 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func aRestartKeepsFiringAlertsAndNotifiesNothingTwice() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        try await tenants(pool, ["tenant-a": "gold"])
-        try await seedRejects(pool)
-        let (first, firstReceiver, directory) = try monitor(pool, rules: Self.rejectRule)
+        try await MonitorTestData.tenants(pool, ["tenant-a": "gold"])
+        try await MonitorTestData.seedRejects(pool)
+        let (first, firstReceiver, directory) = try MonitorTestData.monitor(pool, rules: Self.rejectRule)
         for minutes in [1.0, 2.0] { try await first.evaluate(at: at(minutes)) }
         #expect(firstReceiver.notifications.map(\.status) == [.firing])
 
         // Another process (a new pool, a new monitor) takes over where the first left off.
         let secondPool = PostgresConnectionPool(connectionString: pool.connectionString)
         let secondReceiver = RecordingReceiver()
-        let second = Monitor(configuration: .init(directory: directory), pool: secondPool,
-                             tenants: TenantService(pool: secondPool, staging: StagingArea(root: directory + "/staging", instance: "b"),
-                                                    logger: Logger(label: "test")),
-                             receivers: [secondReceiver], metrics: MonitorMetrics(registry: MetricsRegistry()), logger: Logger(label: "test"))
-        try second.reload()
+        let second = try MonitorTestData.monitor(secondPool, directory: directory, receiver: secondReceiver)
         let evaluation = try await second.evaluate(at: at(2.5))
         #expect(evaluation.transitions.isEmpty && evaluation.notified == 0)
         #expect(evaluation.active.map(\.state) == [.firing] && evaluation.active.first?.activeAt == at(1))
@@ -143,9 +117,9 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func oneProcessEvaluatesAtATimeAndAnotherTakesOver() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        let (first, _, _) = try monitor(pool, rules: Self.rejectRule)
+        let (first, _, _) = try MonitorTestData.monitor(pool, rules: Self.rejectRule)
         let secondPool = PostgresConnectionPool(connectionString: pool.connectionString)
-        let (second, _, _) = try monitor(secondPool, rules: Self.rejectRule)
+        let (second, _, _) = try MonitorTestData.monitor(secondPool, rules: Self.rejectRule)
         #expect(await first.lead())
         #expect(await !second.lead())
         #expect(await first.lead(), "the leader keeps the lead")
@@ -153,8 +127,8 @@ final class RecordingReceiver: NotificationReceiver {
         // The leader's connection goes, as when its process dies: the other takes over, and an evaluation the first
         // was still running writes nothing.
         let staleFence = try #require(first.fence)
-        try await tenants(pool, ["tenant-a": "gold"])
-        try await seedRejects(pool)
+        try await MonitorTestData.tenants(pool, ["tenant-a": "gold"])
+        try await MonitorTestData.seedRejects(pool)
         await first.resign()
         #expect(await second.lead())
         await #expect(throws: ServiceError.self) { try await first.evaluate(at: at(2), fence: staleFence) }
@@ -169,8 +143,8 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func noDataScopesAndSelectors() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        try await tenants(pool, ["quiet-gold": "gold", "quiet-silver": "silver"])
-        let (monitor, _, _) = try monitor(pool, rules: """
+        try await MonitorTestData.tenants(pool, ["quiet-gold": "gold", "quiet-silver": "silver"])
+        let (monitor, _, _) = try MonitorTestData.monitor(pool, rules: """
             rules:
               - {name: QuietAlerting, kind: threshold, series: availability, window: 5m, op: "<", threshold: 0.9, no_data: alerting,
                  scope: {selector: {tier: gold}}}
@@ -185,10 +159,10 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func aBadRuleFileIsRefusedAndTheOldRulesKeepRunning() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        try await tenants(pool, ["tenant-a": "gold"])
-        try await seedRejects(pool)
+        try await MonitorTestData.tenants(pool, ["tenant-a": "gold"])
+        try await MonitorTestData.seedRejects(pool)
         let registry = MetricsRegistry()
-        let (monitor, receiver, directory) = try monitor(pool, rules: Self.rejectRule, registry: registry)
+        let (monitor, receiver, directory) = try MonitorTestData.monitor(pool, rules: Self.rejectRule, registry: registry)
         try "rules: [{name: Broken, kind: threshold}]\n".write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
         do {
             try monitor.reload()
@@ -204,10 +178,10 @@ final class RecordingReceiver: NotificationReceiver {
 
     @Test func silencesAndInhibitionMuteWhatTheyShouldAndNothingElse() async throws {
         let pool = try await MonitorTestData.migratedPool()
-        try await tenants(pool, ["tenant-a": "gold", "tenant-b": "gold", "tenant-c": "gold"])
-        for tenant in ["tenant-a", "tenant-b", "tenant-c"] { try await seedRejects(pool, tenant: tenant) }
+        try await MonitorTestData.tenants(pool, ["tenant-a": "gold", "tenant-b": "gold", "tenant-c": "gold"])
+        for tenant in ["tenant-a", "tenant-b", "tenant-c"] { try await MonitorTestData.seedRejects(pool, tenant: tenant) }
         let registry = MetricsRegistry()
-        let (monitor, receiver, _) = try monitor(pool, rules: """
+        let (monitor, receiver, _) = try MonitorTestData.monitor(pool, rules: """
             rules:
               - {name: Page, kind: threshold, series: reject_ratio, window: 1m, op: ">", threshold: 0.2, labels: {severity: page},
                  scope: {tenant: tenant-a}}

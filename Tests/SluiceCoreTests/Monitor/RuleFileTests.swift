@@ -121,6 +121,50 @@ import Testing
         #expect(route.receivers(for: ["tenant": "x-a", "sluice_audit": "1"]) == ["tickets"])
     }
 
+    @Test func receiversAndGroupingReadAsAlertmanagerWritesThemAndEveryMistakeIsNamed() throws {
+        let good = try Self.directory(rules: [:], notifications: """
+            receivers:
+              - name: mail
+                email: {smarthost: "smtp.example:465", from: "Sluice <alerts@sluice.example>", to: "a@x.example, b@x.example",
+                        auth_username: u, auth_password: p, subject: "{{ .Status }} {{ .GroupLabels.tenant }}", send_resolved: true}
+              - name: hook
+                webhook: {url: "https://hooks.example/a"}
+            route: {receiver: mail, group_by: [tenant], group_wait: 0s, group_interval: 1m, repeat_interval: 2h,
+                    routes: [{matchers: ['severity="page"'], receiver: hook, group_by: ["..."]}]}
+            """)
+        let configuration = try MonitorConfiguration.load(directory: good)
+        guard case .email(let email)? = configuration.integrations.first else {
+            Issue.record("no email receiver in \(configuration.integrations)")
+            return
+        }
+        #expect(email.implicitTLS && email.requireTLS && email.sendResolved && email.to.map(\.address) == ["a@x.example", "b@x.example"])
+        #expect(email.from == EmailAddress("Sluice <alerts@sluice.example>") && email.authUsername == "u")
+        #expect(configuration.route.grouping == RouteGrouping(by: ["tenant"], wait: 0, interval: 60, repeatInterval: 7200))
+        #expect(configuration.route.destinations(for: ["severity": "page"]).first?.grouping.by == ["..."])
+
+        let bad = try Self.directory(rules: [:], notifications: """
+            receivers:
+              - {name: both, webhook: {url: "https://h.example"}, email: {smarthost: "s.example:25", from: a@b.example, to: c@d.example}}
+              - name: mail
+                email: {smarthost: "no-port", from: "not an address", to: ["ok@x.example", "bad\r\nBcc: x@y"],
+                        subject: "{{ .Nope }}", auth_username: u}
+            route: {receiver: mail, group_by: ["a-b"], group_wait: soon, group_interval: 0s}
+            """)
+        do {
+            _ = try MonitorConfiguration.load(directory: bad)
+            Issue.record("a bad notifications.yaml was loaded")
+        } catch {
+            let problems = error.details.joined(separator: "\n")
+            for expected in ["receivers[0]: takes one integration", "email.smarthost: \"no-port\" is not host:port",
+                             "email.from: \"not an address\" is not an email address", "email.to: \"bad Bcc: x@y\" is not an email address",
+                             "{{ .Nope }} is not a placeholder", "takes auth_username and auth_password together",
+                             "route.group_by: \"a-b\" is not a label name", "route.group_wait: must be a duration",
+                             "route.group_interval: must be a duration of at least 1s"] {
+                #expect(problems.contains(expected), "missing \(expected) in\n\(problems)")
+            }
+        }
+    }
+
     @Test func durationsAndTemplates() {
         #expect(RuleDuration.seconds("1h30m") == 5400 && RuleDuration.seconds("30d") == 2_592_000 && RuleDuration.seconds("45") == 45)
         #expect(RuleDuration.seconds("5x") == nil && RuleDuration.seconds("-1") == nil && RuleDuration.seconds("") == nil && RuleDuration.seconds("m") == nil)

@@ -1,0 +1,124 @@
+import Foundation
+import SluiceTestSupport
+
+/// A real SMTP server on loopback: aiosmtpd running scripts/smtp-sink.py (both installed by scripts/test),
+/// which writes every message it accepts, byte for byte, with its envelope.
+final class SMTPSink: Sendable {
+    enum Security {
+        case plain
+        /// STARTTLS offered and required, with `certificates`' server certificate.
+        case startTLS(TestCertificates)
+        /// TLS from the first byte.
+        case implicitTLS(TestCertificates)
+    }
+
+    /// One message as the server received it.
+    struct Message {
+        let raw: String
+        let envelope: [String: Any]
+
+        /// The header lines, unfolded, in order.
+        var headers: [(name: String, value: String)] {
+            let head = raw.components(separatedBy: "\r\n\r\n").first ?? ""
+            var lines: [String] = []
+            for line in head.components(separatedBy: "\r\n") {
+                if line.hasPrefix(" ") || line.hasPrefix("\t"), !lines.isEmpty { lines[lines.count - 1] += line } else { lines.append(line) }
+            }
+            return lines.compactMap { line in
+                guard let colon = line.firstIndex(of: ":") else { return nil }
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }
+        }
+
+        func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+
+        /// A header's value with its RFC 2047 encoded words decoded.
+        func decoded(_ name: String) -> String? {
+            header(name).map { value in
+                value.replacing(/\?=\s+=\?/, with: "?==?").replacing(/=\?UTF-8\?B\?([A-Za-z0-9+\/=]*)\?=/) { match in
+                    String(decoding: Data(base64Encoded: String(match.output.1)) ?? Data(), as: UTF8.self)
+                }
+            }
+        }
+
+        var body: String { raw.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n") }
+    }
+
+    let directory: String
+    let port: Int
+    private let process: Process
+    private let output: String
+
+    init(_ security: Security = .plain, auth: String? = nil, deferring: Int = 0, rejecting: Bool = false) async throws {
+        let root = Self.packageRoot
+        let python = root + "/.build/test-tools/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw TestClientError("\(python) is missing: run scripts/install-test-tools (scripts/test does)")
+        }
+        directory = NSTemporaryDirectory() + "smtp-sink-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        output = directory + ".out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        var arguments = [root + "/scripts/smtp-sink.py", "--directory", directory, "--defer", "\(deferring)"]
+        switch security {
+        case .plain: break
+        case .startTLS(let certificates): arguments += ["--starttls", certificates.certificate, certificates.key]
+        case .implicitTLS(let certificates): arguments += ["--smtps", certificates.certificate, certificates.key]
+        }
+        if let auth { arguments += ["--auth", auth] }
+        if rejecting { arguments.append("--reject") }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let output = output
+        let process = process
+        try await waitUntil("the SMTP sink listens", timeout: .seconds(60)) {
+            guard process.isRunning else { throw TestClientError("the SMTP sink exited: \(Self.read(output))") }
+            return Self.read(output).contains("port ")
+        }
+        guard let match = Self.read(output).firstMatch(of: /port (\d+)/), let port = Int(match.output.1) else {
+            throw TestClientError("the SMTP sink printed no port: \(Self.read(output))")
+        }
+        self.port = port
+    }
+
+    var smarthost: String { "127.0.0.1:\(port)" }
+
+    /// The messages received so far, in order.
+    var messages: [Message] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".eml") }.sorted()
+        return names.map { name in
+            let base = directory + "/" + name.dropLast(4)
+            let envelope = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: base + ".json")))) as? [String: Any]
+            return Message(raw: Self.read(base + ".eml"), envelope: envelope ?? [:])
+        }
+    }
+
+    /// Kills the server (a child of the test process inherits its blocked SIGTERM) and waits until it is gone.
+    func stop() async throws {
+        kill(process.processIdentifier, SIGKILL)
+        let process = process
+        try await waitUntil("the SMTP sink exits", timeout: .seconds(60)) { !process.isRunning }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    private static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    /// The checkout: the first directory above the test bundle that holds Package.swift.
+    private static var packageRoot: String {
+        var url = URL(fileURLWithPath: SluiceProcess.executable).deletingLastPathComponent()
+        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url.deleteLastPathComponent()
+        }
+        return url.path
+    }
+}
