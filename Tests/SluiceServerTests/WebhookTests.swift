@@ -6,6 +6,7 @@ import SluiceMetrics
 import SluiceOutbound
 import SluiceStore
 import SluiceTestSupport
+import Synchronization
 import Testing
 
 /// Webhook receivers over libcurl to a real HTTP server on loopback: Alertmanager's v4 payload field by field,
@@ -51,8 +52,8 @@ import Testing
             $0.signatureSecret = "s3cret"
             $0.bearerToken = "hook-token"
         }
-        #expect(try await hook.deliver(group(notification(), receiver: "hook")) == .queued)
-        #expect(try await hook.deliver(group(notification(.resolved), receiver: "hook")) == .queued)
+        #expect(try await hook.deliver(group(notification(), receiver: "hook"), whenDone: { _ in }) == .queued)
+        #expect(try await hook.deliver(group(notification(.resolved), receiver: "hook"), whenDone: { _ in }) == .queued)
         try await waitUntil("both notifications arrive", timeout: .seconds(60)) { sink.requests("hook").count == 2 }
         let firing = sink.requests("hook")[0]
         let payload = firing.json
@@ -89,8 +90,9 @@ import Testing
         let pool = try await pool()
         let flaky = receiver(sink, "flaky", pool: pool)
         let picky = receiver(sink, "picky", pool: pool)
-        _ = try await flaky.deliver(group(notification(), receiver: "flaky"))
-        _ = try await picky.deliver(group(notification(), receiver: "picky"))
+        let told = Told()
+        _ = try await flaky.deliver(group(notification(), receiver: "flaky"), whenDone: { told.record("flaky", $0) })
+        _ = try await picky.deliver(group(notification(), receiver: "picky"), whenDone: { told.record("picky", $0) })
         let log = DeliveryLog(pool: pool)
         func outcomes(_ name: String) async throws -> [String] {
             try await log.list(receiver: name, from: Self.ten.addingTimeInterval(-86_400 * 365), to: Date().addingTimeInterval(60), limit: 10)
@@ -101,6 +103,8 @@ import Testing
         #expect(sink.requests("flaky").count == 4, "delivered once, after three refusals")
         try await waitUntil("the 400 is logged", timeout: .seconds(60)) { try await outcomes("picky") == ["failed"] }
         #expect(sink.requests("picky").count == 1, "a 400 is not retried")
+        try await waitUntil("both outcomes are told", timeout: .seconds(60)) { told.outcomes.count == 2 }
+        #expect(told.outcomes == ["flaky": true, "picky": false], "the group's flush learns whether it was delivered")
         let failed = try #require(try await log.list(receiver: "picky", from: Self.ten, to: Date().addingTimeInterval(60), limit: 1).first)
         #expect(failed.httpStatus == 400 && failed.attempt == 1 && failed.groupKey.contains("RejectsHigh"))
         flaky.stop()
@@ -117,9 +121,9 @@ import Testing
             $0.retry.deadline = .seconds(1)
         }
         let prompt = receiver(sink, "prompt", pool: pool)
-        _ = try await silent.deliver(group(notification(), receiver: "silent"))
+        _ = try await silent.deliver(group(notification(), receiver: "silent"), whenDone: { _ in })
         try await waitUntil("the silent receiver's request is in flight", timeout: .seconds(60)) { !sink.requests("silent").isEmpty }
-        _ = try await prompt.deliver(group(notification(), receiver: "prompt"))
+        _ = try await prompt.deliver(group(notification(), receiver: "prompt"), whenDone: { _ in })
         try await waitUntil("the prompt receiver gets its notification", timeout: .seconds(60)) { !sink.requests("prompt").isEmpty }
         let log = DeliveryLog(pool: pool)
         try await waitUntil("the silent receiver's attempt times out", timeout: .seconds(60)) {
@@ -169,4 +173,13 @@ import Testing
         }
         await sink.stop()
     }
+}
+
+/// The outcomes receivers tell, by receiver.
+final class Told: Sendable {
+    private let values = Mutex<[String: Bool]>([:])
+
+    func record(_ name: String, _ delivered: Bool) { values.withLock { $0[name] = delivered } }
+
+    var outcomes: [String: Bool] { values.withLock { $0 } }
 }

@@ -100,8 +100,10 @@ public protocol NotificationReceiver: Sendable {
     var immediate: Bool { get }
     /// Whether it is sent resolved alerts (Alertmanager's `send_resolved`).
     var sendResolved: Bool { get }
-    /// Delivers or queues `group`; throws when it could not.
-    func deliver(_ group: AlertGroup) async throws -> NotificationReceipt
+    /// Delivers or queues `group`, and calls `done` once with whether it was delivered in the end (a queued
+    /// group: when its attempts are over); throws, without calling `done`, when it could take nothing.
+    func deliver(_ group: AlertGroup, whenDone done: @escaping @Sendable (_ delivered: Bool) async -> Void) async throws
+        -> NotificationReceipt
     /// Stops a receiver a reload replaced.
     func stop()
 }

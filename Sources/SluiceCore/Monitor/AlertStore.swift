@@ -191,7 +191,9 @@ extension AlertStore {
     /// Records an inbound alert's status: a firing alert not yet known is stored (and its history written),
     /// a resolved one that was known is removed. Returns when it began firing for a transition, nil for a
     /// repeat (already firing, or unknown and resolved).
-    func recordInbound(_ key: AlertKey, labels: [String: String], annotations: [String: String], firing: Bool, at time: Date) async throws -> Date? {
+    /// `then` runs in the same transaction when there is a transition, given when the alert began firing.
+    func recordInbound(_ key: AlertKey, labels: [String: String], annotations: [String: String], firing: Bool, at time: Date,
+                       then: @escaping @Sendable (PostgresConnection, Date) throws -> Void) async throws -> Date? {
         let labelsJSON = try Self.json(labels)
         let annotationsJSON = try Self.json(annotations)
         return try await pool.withTransaction { connection in
@@ -213,6 +215,7 @@ extension AlertStore {
                                     annotations: annotations, state: .firing, value: nil, activeAt: activeAt, firedAt: nil,
                                     keepFiringSince: nil, evaluatedAt: time)
             try Self.recordTransition(alert, state: firing ? "firing" : "resolved", at: time, notifiedAt: time, on: connection)
+            try then(connection, activeAt)
             return activeAt
         }
     }

@@ -17,8 +17,10 @@ extension Monitor {
                 status: status, labels: event.alert.labels, annotations: event.alert.annotations, startsAt: event.alert.activeAt,
                 endsAt: status == .resolved ? event.at : nil, value: event.alert.value, source: "alert:\(event.alert.rule)",
                 actions: (status == .firing ? rule?.firingActions : rule?.resolvedActions) ?? [])
+            let (immediate, grouped) = destinations(for: notification.labels, route: configuration.route)
+            await deliverNow(notification, to: immediate, muting: muting)
             do {
-                try await route(notification, through: configuration.route, muting: muting, at: time, event: event.id, fence: fence)
+                try await groups.add(notification, to: grouped, at: time, event: event.id, fence: fence)
             } catch {
                 logger.warning("could not hand an alert notification on", metadata: ["error": "\(error)"])
                 return index
@@ -35,32 +37,37 @@ extension Monitor {
                firing: try await store.active().filter { $0.state == .firing }.map(\.labels), time: time)
     }
 
-    /// Gives `notification` to the immediate receivers `route` picks (unless muted; a failure is logged and
-    /// counted and stops no other), and puts it into the groups of the others, marking the outbox `event`
-    /// handed on in the same transaction. Muting of grouped notifications happens when their group flushes.
-    func route(_ notification: AlertNotification, through route: NotificationRoute, muting: Muting?, at time: Date,
-               event: Int64?, fence: Int32?) async throws {
+    /// The receivers `route` picks for `labels`: those that act at once (each once), and the destinations of
+    /// the others, whose groups collect the alert.
+    func destinations(for labels: [String: String], route: NotificationRoute) -> (immediate: [any NotificationReceiver], grouped: [RouteDestination]) {
+        var immediate: [any NotificationReceiver] = []
         var grouped: [RouteDestination] = []
-        var given: Set<String> = []
-        let reason = muting?.reason(for: notification)
-        for destination in route.destinations(for: notification.labels) {
+        for destination in route.destinations(for: labels) {
             guard let receiver = receivers.withLock({ $0[destination.receiver] }) else {
                 metrics.notified(receiver: destination.receiver, integration: "none", outcome: "no_integration")
                 continue
             }
-            guard receiver.immediate else {
+            if !receiver.immediate {
                 grouped.append(destination)
-                continue
+            } else if !immediate.contains(where: { $0.name == receiver.name }) {
+                immediate.append(receiver)
             }
-            guard given.insert(receiver.name).inserted else { continue }
-            if let reason {
-                metrics.muted(reason: reason)
-                continue
-            }
-            let group = destination.group(of: notification.labels)
+        }
+        return (immediate, grouped)
+    }
+
+    /// Gives `notification` to `receivers` at once, unless it is muted; a failure is logged and counted and stops
+    /// no other.
+    func deliverNow(_ notification: AlertNotification, to receivers: [any NotificationReceiver], muting: Muting?) async {
+        guard !receivers.isEmpty else { return }
+        if let reason = muting?.reason(for: notification) {
+            metrics.muted(reason: reason)
+            return
+        }
+        for receiver in receivers {
             do {
-                if try await receiver.deliver(AlertGroup(receiver: receiver.name, key: group.key, labels: group.labels,
-                                                         alerts: [notification])) == .delivered {
+                let group = AlertGroup(receiver: receiver.name, key: "{}:{}", labels: [:], alerts: [notification])
+                if try await receiver.deliver(group, whenDone: { _ in }) == .delivered {
                     metrics.notified(receiver: receiver.name, integration: receiver.integration, outcome: "delivered")
                 }
             } catch {
@@ -69,7 +76,6 @@ extension Monitor {
                     "receiver": "\(receiver.name)", "alert": "\(notification.name)", "tenant": "\(notification.tenant ?? "")", "error": "\(error)"])
             }
         }
-        try await groups.add(notification, to: grouped, at: time, event: event, fence: fence)
     }
 
     /// Flushes every group due at `time` (see ``flush(at:fence:)``); returns how many groups notified.
@@ -79,11 +85,12 @@ extension Monitor {
     }
 
     /// Flushes the groups due at `time` while the backend `fence` leads: the alerts neither silenced nor
-    /// inhibited are sent when the group needs it (Alertmanager's rules, ``needsNotification``), resolved
-    /// ones only to receivers that send resolved; the next flush is a group interval on.
+    /// inhibited are sent when the group needs it (Alertmanager's rules, ``needsNotification``), resolved ones
+    /// only to receivers that send resolved. What a group last sent is written once its notification is
+    /// delivered; one that is not is sent again at the group's next flush.
     @discardableResult
     func flush(at time: Date, fence: Int32?) async throws -> Int {
-        let due = try await groups.due(at: time)
+        let due = try await groups.claim(at: time, fence: fence)
         guard !due.isEmpty else { return 0 }
         let configuration = rules
         let muting = try await muting(configuration)
@@ -91,9 +98,11 @@ extension Monitor {
         for group in due {
             guard let receiver = receivers.withLock({ $0[group.receiver] }), !receiver.immediate else {
                 // Its receiver went with a reload: so does the group, as Alertmanager drops a removed route's groups.
-                try await groups.remove(receiver: group.receiver)
+                try await groups.remove(receiver: group.receiver, fence: fence)
                 continue
             }
+            let id = "\(group.receiver)\u{0}\(group.key)"
+            guard inFlight.withLock({ !$0.contains(id) }) else { continue }
             let unmuted = group.alerts.filter { alert in
                 guard let reason = muting.reason(for: alert) else { return true }
                 metrics.muted(reason: reason)
@@ -102,24 +111,35 @@ extension Monitor {
             let firing = Set(unmuted.filter { $0.status == .firing }.map(\.fingerprint))
             let resolved = Set(unmuted.filter { $0.status == .resolved }.map(\.fingerprint))
             guard Self.needsNotification(group, firing: firing, resolved: resolved, sendResolved: receiver.sendResolved, at: time) else {
-                try await groups.flushed(group, notified: nil, at: time, fence: fence)
+                try await groups.settle(group, notified: nil, at: time)
                 continue
             }
             let sent = unmuted.filter { $0.status == .firing || receiver.sendResolved }
-            if !sent.isEmpty {
-                do {
-                    if try await receiver.deliver(AlertGroup(receiver: receiver.name, key: group.key, labels: group.labels, alerts: sent))
-                        == .delivered {
-                        metrics.notified(receiver: receiver.name, integration: receiver.integration, outcome: "delivered")
-                    }
-                    notified += 1
-                } catch {
-                    metrics.notified(receiver: receiver.name, integration: receiver.integration, outcome: "failed")
-                    logger.warning("notification not delivered", metadata: ["receiver": "\(receiver.name)", "group": "\(group.key)",
-                                                                            "error": "\(error)"])
-                }
+            guard !sent.isEmpty else {
+                try await groups.settle(group, notified: (firing, resolved), at: time)
+                continue
             }
-            try await groups.flushed(group, notified: (firing, resolved), at: time, fence: fence)
+            inFlight.withLock { _ = $0.insert(id) }
+            do {
+                let receipt = try await receiver.deliver(AlertGroup(receiver: receiver.name, key: group.key, labels: group.labels, alerts: sent)) {
+                    [self] delivered in
+                    if delivered {
+                        do {
+                            try await groups.settle(group, notified: (firing, resolved), at: time)
+                        } catch {
+                            logger.warning("a delivered notification was not recorded", metadata: ["group": "\(group.key)", "error": "\(error)"])
+                        }
+                    }
+                    inFlight.withLock { _ = $0.remove(id) }
+                }
+                if receipt == .delivered { metrics.notified(receiver: receiver.name, integration: receiver.integration, outcome: "delivered") }
+                notified += 1
+            } catch {
+                inFlight.withLock { _ = $0.remove(id) }
+                metrics.notified(receiver: receiver.name, integration: receiver.integration, outcome: "failed")
+                logger.warning("notification not delivered", metadata: ["receiver": "\(receiver.name)", "group": "\(group.key)",
+                                                                        "error": "\(error)"])
+            }
         }
         return notified
     }

@@ -57,13 +57,20 @@ extension Monitor {
         for (alert, status, action) in accepted {
             let alertname = alert.labels["alertname"] ?? ""
             let key = AlertKey(rule: Self.inboundPrefix + alertname, fingerprint: AlertNotification.fingerprint(alert.labels))
-            guard let starts = try await store.recordInbound(key, labels: alert.labels, annotations: alert.annotations ?? [:],
-                                                             firing: status == .firing, at: now) else { continue }
-            transitions += 1
             let actions = status == .firing ? action.map { [$0] } : action.flatMap(AlertmanagerPayload.undoing).map { [$0] }
-            try await route(AlertNotification(status: status, labels: alert.labels, annotations: alert.annotations ?? [:], startsAt: starts,
-                                              endsAt: status == .resolved ? now : nil, value: nil, source: Self.inboundPrefix + alertname,
-                                              actions: actions ?? []), through: configuration.route, muting: muting, at: now, event: nil, fence: nil)
+            let (immediate, grouped) = destinations(for: alert.labels, route: configuration.route)
+            @Sendable func notification(startingAt starts: Date) -> AlertNotification {
+                AlertNotification(status: status, labels: alert.labels, annotations: alert.annotations ?? [:], startsAt: starts,
+                                  endsAt: status == .resolved ? now : nil, value: nil, source: Self.inboundPrefix + alertname,
+                                  actions: actions ?? [])
+            }
+            // The transition and the groups it joins are written together: a retried request finds both or neither.
+            guard let starts = try await store.recordInbound(key, labels: alert.labels, annotations: alert.annotations ?? [:],
+                                                             firing: status == .firing, at: now, then: { connection, starts in
+                try NotificationGroups.add(notification(startingAt: starts), to: grouped, at: now, on: connection)
+            }) else { continue }
+            transitions += 1
+            await deliverNow(notification(startingAt: starts), to: immediate, muting: muting)
         }
         return InboundResult(alerts: accepted.count, transitions: transitions)
     }

@@ -30,6 +30,8 @@ public final class Monitor: Sendable {
     public let store: AlertStore
     public let silences: SilenceStore
     let groups: NotificationGroups
+    /// Groups (receiver and key) whose notification is queued or being sent: not flushed again until it is over.
+    let inFlight = Mutex<Set<String>>([])
     let series: SeriesStore
     /// The receivers by name: those built in, and those of the configuration in force.
     let receivers: Mutex<[String: any NotificationReceiver]>

@@ -11,7 +11,7 @@ public struct StreamManagerReceiver: NotificationReceiver {
         self.control = control
     }
 
-    public func deliver(_ group: AlertGroup) async throws -> NotificationReceipt {
+    public func deliver(_ group: AlertGroup, whenDone done: @escaping @Sendable (Bool) async -> Void) async throws -> NotificationReceipt {
         for notification in group.alerts {
             guard let tenant = notification.tenant else { continue }
             let cause = StreamActionCause(alert: notification.name, status: notification.status.rawValue,
@@ -20,6 +20,7 @@ public struct StreamManagerReceiver: NotificationReceiver {
                 _ = try await control.apply(action, tenant: tenant, source: notification.source, cause: cause)
             }
         }
+        await done(true)
         return .delivered
     }
 

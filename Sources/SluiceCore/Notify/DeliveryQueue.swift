@@ -16,8 +16,9 @@ struct DeliveryAttempt: Sendable {
 
 /// A receiver's own bounded queue of groups to send out, and its worker: each group is prepared once (a
 /// request, a message) and attempted until delivered, refused for good, or past the retry deadline, every
-/// attempt logged and counted. A full queue drops its oldest group (logged and counted); a slow or dead
-/// server delays only its own queue.
+/// attempt logged and counted, and its `done` told the outcome. A full queue drops its oldest group (logged,
+/// counted, and told); a slow or dead server delays only its own queue. A stopped queue tells what it still
+/// held that it was not delivered.
 final class DeliveryQueue<Prepared: Sendable>: Sendable {
     struct Configuration: Sendable {
         var receiver: String
@@ -30,7 +31,13 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
     private let log: DeliveryLog
     private let metrics: NotificationMetrics
     private let logger: Logger
-    private let queue: AsyncStream<AlertGroup>.Continuation
+    /// A group waiting, and whom to tell how it went.
+    private struct Queued: Sendable {
+        let group: AlertGroup
+        let done: @Sendable (Bool) async -> Void
+    }
+
+    private let queue: AsyncStream<Queued>.Continuation
     /// How many groups wait, shared with the worker.
     private final class Waiting: Sendable {
         let count = Atomic<Int>(0)
@@ -48,26 +55,30 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
         self.log = log
         self.metrics = metrics
         self.logger = logger
-        let (stream, continuation) = AsyncStream.makeStream(of: AlertGroup.self, bufferingPolicy: .bufferingNewest(configuration.capacity))
+        let (stream, continuation) = AsyncStream.makeStream(of: Queued.self, bufferingPolicy: .bufferingNewest(configuration.capacity))
         queue = continuation
         worker.withLock { worker in
             worker = Task { [waiting] in
-                for await group in stream {
+                for await queued in stream {
                     metrics.queued(receiver: configuration.receiver, waiting.count.subtract(1, ordering: .relaxed).newValue)
-                    await Self.send(group, configuration: configuration, log: log, metrics: metrics, logger: logger,
-                                    prepare: prepare, attempt: attempt)
+                    // Once stopped, what is left is told it was not delivered, so its group is notified again later.
+                    let delivered = Task.isCancelled ? false
+                        : await Self.send(queued.group, configuration: configuration, log: log, metrics: metrics, logger: logger,
+                                          prepare: prepare, attempt: attempt)
+                    await queued.done(delivered)
                 }
             }
         }
     }
 
-    /// Queues `group`; returns at once.
-    func enqueue(_ group: AlertGroup) async throws -> NotificationReceipt {
-        switch queue.yield(group) {
+    /// Queues `group`; returns at once. `done` is told whether it was delivered in the end.
+    func enqueue(_ group: AlertGroup, whenDone done: @escaping @Sendable (Bool) async -> Void) async throws -> NotificationReceipt {
+        switch queue.yield(Queued(group: group, done: done)) {
         case .dropped(let oldest):
             metrics.dropped(receiver: configuration.receiver)
-            try? await Self.record(oldest, configuration: configuration, log: log, attempt: 0, outcome: "dropped",
+            try? await Self.record(oldest.group, configuration: configuration, log: log, attempt: 0, outcome: "dropped",
                                    result: DeliveryAttempt(failure: "the queue of \(configuration.capacity) was full"), seconds: nil)
+            await oldest.done(false)
         case .enqueued:
             metrics.queued(receiver: configuration.receiver, waiting.count.add(1, ordering: .relaxed).newValue)
         case .terminated:
@@ -88,8 +99,9 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
         stop()
     }
 
+    /// Whether `group` was delivered.
     private static func send(_ group: AlertGroup, configuration: Configuration, log: DeliveryLog, metrics: NotificationMetrics, logger: Logger,
-                             prepare: @Sendable (AlertGroup) throws -> Prepared, attempt: @Sendable (Prepared) async -> DeliveryAttempt) async {
+                             prepare: @Sendable (AlertGroup) throws -> Prepared, attempt: @Sendable (Prepared) async -> DeliveryAttempt) async -> Bool {
         let prepared: Prepared
         do {
             prepared = try prepare(group)
@@ -97,7 +109,7 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
             try? await record(group, configuration: configuration, log: log, attempt: 1, outcome: "failed",
                               result: DeliveryAttempt(failure: "\(error)"), seconds: nil)
             metrics.finished(receiver: configuration.receiver, integration: configuration.integration, outcome: "failed")
-            return
+            return false
         }
         let deadline = ContinuousClock.now + configuration.retry.deadline
         var random = SystemRandomNumberGenerator()
@@ -123,10 +135,11 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
                     logger.warning("notification not delivered", metadata: [
                         "receiver": "\(configuration.receiver)", "group": "\(group.key)", "error": "\(failure)"])
                 }
-                return
+                return result.failure == nil
             }
             try? await Task.sleep(for: delay)
         }
+        return false
     }
 
     private static func record(_ group: AlertGroup, configuration: Configuration, log: DeliveryLog, attempt: Int, outcome: String,

@@ -96,10 +96,10 @@ enum EmailMessage {
     /// The body's lines: a summary, then each alert with its value, times, labels, annotations and a link.
     static func body(_ group: AlertGroup, externalURL: String) -> [String] {
         let base = externalURL.hasSuffix("/") ? String(externalURL.dropLast()) : externalURL
-        let groupName = group.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        let groupName = group.labels.sorted { $0.key < $1.key }.map { "\(readable($0.key))=\(readable($0.value))" }.joined(separator: ", ")
         let firing = group.firing
         let resolved = group.alerts.filter { $0.status == .resolved }
-        var lines = ["\(firing.count) firing, \(resolved.count) resolved" + (groupName.isEmpty ? "" : " in the group \(readable(groupName))"), ""]
+        var lines = ["\(firing.count) firing, \(resolved.count) resolved" + (groupName.isEmpty ? "" : " in the group \(groupName)"), ""]
         for (title, alerts) in [("Firing", firing), ("Resolved", resolved)] where !alerts.isEmpty {
             lines += ["\(title):", ""]
             for alert in alerts {
@@ -108,10 +108,10 @@ enum EmailMessage {
                 lines.append("  Started:  \(AlertmanagerPayload.time(alert.startsAt))")
                 if let ended = alert.endsAt { lines.append("  Ended:    \(AlertmanagerPayload.time(ended))") }
                 lines.append("  Labels:")
-                lines += alert.labels.sorted { $0.key < $1.key }.map { "    \($0.key) = \(readable($0.value))" }
+                lines += alert.labels.sorted { $0.key < $1.key }.map { "    \(readable($0.key)) = \(readable($0.value))" }
                 if !alert.annotations.isEmpty {
                     lines.append("  Annotations:")
-                    lines += alert.annotations.sorted { $0.key < $1.key }.map { "    \($0.key) = \(readable($0.value))" }
+                    lines += alert.annotations.sorted { $0.key < $1.key }.map { "    \(readable($0.key)) = \(readable($0.value))" }
                 }
                 lines += ["  Link:     \(AlertmanagerPayload.generatorURL(for: alert, base: base))", ""]
             }

@@ -67,8 +67,8 @@ public final class EmailReceiver: NotificationReceiver {
     }
 
     /// Queues `group`; the evaluation goes on at once.
-    public func deliver(_ group: AlertGroup) async throws -> NotificationReceipt {
-        try await queue.enqueue(group)
+    public func deliver(_ group: AlertGroup, whenDone done: @escaping @Sendable (Bool) async -> Void) async throws -> NotificationReceipt {
+        try await queue.enqueue(group, whenDone: done)
     }
 
     /// Stops sending (when a reload replaces the receiver); what is queued is left.

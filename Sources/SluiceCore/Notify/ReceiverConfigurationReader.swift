@@ -93,6 +93,11 @@ extension DefinitionReader {
         email.authUsername = members["auth_username"].flatMap { string($0, at: Self.path(path, "auth_username")) }
         email.authPassword = members["auth_password"].flatMap { string($0, at: Self.path(path, "auth_password"), allowEmpty: true) }
         if (email.authUsername == nil) != (email.authPassword == nil) { problem(path, "takes auth_username and auth_password together") }
+        // As Go's PlainAuth, which Alertmanager uses: a password goes in clear only to this host.
+        let local = ["localhost", "127.0.0.1", "[::1]"].contains { smarthost?.hasPrefix($0 + ":") == true }
+        if email.authUsername != nil, !email.requireTLS, !email.implicitTLS, !local {
+            problem(path, "sends auth_password in clear without TLS: set require_tls or implicit_tls (or use a server on this host)")
+        }
         if let hello = members["hello"].flatMap({ string($0, at: Self.path(path, "hello")) }) {
             if hello.wholeMatch(of: /[A-Za-z0-9.-]+/) == nil { problem(Self.path(path, "hello"), "must be a domain name") }
             email.hello = hello

@@ -14,6 +14,8 @@ final class RecordingReceiver: NotificationReceiver {
     let immediate: Bool
     let sendResolved: Bool
     private let received = Mutex<[AlertGroup]>([])
+    /// Whether deliveries fail (as a receiver that gave up after its retries).
+    let failing = Atomic<Bool>(false)
 
     init(name: String = MonitorConfiguration.streamManagerReceiver, immediate: Bool = true, sendResolved: Bool = true) {
         self.name = name
@@ -25,8 +27,9 @@ final class RecordingReceiver: NotificationReceiver {
     var notifications: [AlertNotification] { received.withLock { $0.flatMap(\.alerts) } }
     var groups: [AlertGroup] { received.withLock { $0 } }
 
-    func deliver(_ group: AlertGroup) async throws -> NotificationReceipt {
+    func deliver(_ group: AlertGroup, whenDone done: @escaping @Sendable (Bool) async -> Void) async throws -> NotificationReceipt {
         received.withLock { $0.append(group) }
+        await done(!failing.load(ordering: .relaxed))
         return .delivered
     }
 

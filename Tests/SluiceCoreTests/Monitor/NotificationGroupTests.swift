@@ -109,6 +109,51 @@ import Testing
         await pool.close()
     }
 
+    @Test func aNotificationNotDeliveredIsSentAgainAtTheNextFlushAndADeliveredOneIsNot() async throws {
+        let (pool, monitor, team, _) = try await setUp("group_by: [tenant], group_wait: 0s, group_interval: 1m", tenants: ["tenant-a"])
+        team.failing.store(true, ordering: .relaxed)
+        try await monitor.evaluate(at: at(1))
+        #expect(team.groups.count == 1)
+        #expect(try await monitor.flush(at: at(1.5)) == 0, "not due before the group interval")
+        team.failing.store(false, ordering: .relaxed)
+        #expect(try await monitor.flush(at: at(2)) == 1, "the undelivered notification is sent again")
+        #expect(try await monitor.flush(at: at(3)) == 0, "a delivered one is not")
+        #expect(team.groups.map(\.status) == [.firing, .firing])
+        await pool.close()
+    }
+
+    @Test func aProcessThatLostTheLeadSendsNothing() async throws {
+        let (pool, monitor, team, directory) = try await setUp("group_by: [tenant], group_wait: 30s", tenants: ["tenant-a"])
+        try await monitor.evaluate(at: at(1))
+        let other = PostgresConnectionPool(connectionString: pool.connectionString)
+        let rival = try MonitorTestData.monitor(other, directory: directory, receiver: RecordingReceiver(name: "team", immediate: false))
+        #expect(await rival.lead())
+        let stale = try #require(rival.fence)
+        await rival.resign()
+        // The rival's lock is gone with its resignation: its fence no longer leads, and its flush sends nothing.
+        await #expect(throws: ServiceError.self) { try await rival.flush(at: at(2), fence: stale) }
+        #expect(team.groups.isEmpty)
+        #expect(try await monitor.flush(at: at(2)) == 1, "the group is still due for the leader")
+        await other.close()
+        await pool.close()
+    }
+
+    @Test func aReloadThatRegroupsStillResolvesTheAlertsOfTheOldGroups() async throws {
+        let (pool, monitor, team, directory) = try await setUp("group_by: [tenant], group_wait: 0s, group_interval: 1m", tenants: ["tenant-a"])
+        try await monitor.evaluate(at: at(1))
+        #expect(team.groups.map(\.key) == ["{}:{tenant=\"tenant-a\"}"])
+        try Self.notifications("group_by: [alertname], group_wait: 0s, group_interval: 1m")
+            .write(toFile: directory + "/notifications.yaml", atomically: true, encoding: .utf8)
+        try monitor.reload()
+        try await monitor.evaluate(at: at(4))
+        try await monitor.flush(at: at(5))
+        let resolved = team.groups.filter { $0.status == .resolved }
+        #expect(resolved.map(\.key) == ["{}:{tenant=\"tenant-a\"}"], "the old group is told of the resolution, once")
+        #expect(try await pool.query("SELECT count(*) AS n FROM sluice.notification_groups").first?.decode(Int.self, "n") == 0,
+                "no group is left reminding of an alert that is over")
+        await pool.close()
+    }
+
     @Test func routesGroupAsAlertmanagerKeysThem() throws {
         let route = NotificationRoute(receiver: "default", routes: [
             NotificationRoute(receiver: "pager", matchers: [try #require(LabelMatcher(#"severity="page""#))], continue: true,

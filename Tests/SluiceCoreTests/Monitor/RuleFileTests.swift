@@ -146,8 +146,10 @@ import Testing
             receivers:
               - {name: both, webhook: {url: "https://h.example"}, email: {smarthost: "s.example:25", from: a@b.example, to: c@d.example}}
               - name: mail
-                email: {smarthost: "no-port", from: "not an address", to: ["ok@x.example", "bad\r\nBcc: x@y"],
+                email: {smarthost: "no-port", from: "not an address", to: ["ok@x.example", "bad\\r\\nBcc: x@y"],
                         subject: "{{ .Nope }}", auth_username: u}
+              - {name: clear, email: {smarthost: "smtp.example:25", from: a@b.example, to: c@d.example, require_tls: false,
+                                      auth_username: u, auth_password: p}}
             route: {receiver: mail, group_by: ["a-b"], group_wait: soon, group_interval: 0s}
             """)
         do {
@@ -156,10 +158,11 @@ import Testing
         } catch {
             let problems = error.details.joined(separator: "\n")
             for expected in ["receivers[0]: takes one integration", "email.smarthost: \"no-port\" is not host:port",
-                             "email.from: \"not an address\" is not an email address", "email.to: \"bad Bcc: x@y\" is not an email address",
+                             "email.from: \"not an address\" is not an email address", "email.to: \"bad\r\nBcc: x@y\" is not an email address",
                              "{{ .Nope }} is not a placeholder", "takes auth_username and auth_password together",
                              "route.group_by: \"a-b\" is not a label name", "route.group_wait: must be a duration",
-                             "route.group_interval: must be a duration of at least 1s"] {
+                             "route.group_interval: must be a duration of at least 1s",
+                             "receivers[2].email: sends auth_password in clear without TLS"] {
                 #expect(problems.contains(expected), "missing \(expected) in\n\(problems)")
             }
         }
