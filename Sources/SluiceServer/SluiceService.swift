@@ -158,7 +158,7 @@ public final class SluiceService: Sendable {
         let retention = RetentionMaintenance(pool: pool, tenants: tenants, staging: staging, logger: logger)
         let components = ComponentRegistry()
         let readiness = Readiness(pool: pool, migrator: PlatformSchema.migrator, components: components)
-        let probes = ReadinessProbes(pool: pool, readiness: readiness, instanceID: instanceID, logger: logger)
+        let probes = ReadinessProbes(pool: pool, readiness: readiness, instanceID: instanceID, registry: registry, logger: logger)
         let probeInterval = configuration.readinessProbeInterval
         let background = Task {
             await withTaskGroup(of: Void.self) { group in

@@ -37,6 +37,15 @@ public final class SluiceProcess: @unchecked Sendable {
         return directory.appendingPathComponent("sluice").path
     }
 
+    /// The checkout: the first directory above the built binaries that holds Package.swift.
+    public static var packageRoot: String {
+        var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url.deleteLastPathComponent()
+        }
+        return url.path
+    }
+
     /// Starts `sluice serve <arguments>` listening on port 0, its operations listener too. Tests stall
     /// uploads on purpose for as long as their checks take, and a loaded machine may take seconds between a
     /// connect and its first byte, so the minimum body rate is off and the head timeout long unless

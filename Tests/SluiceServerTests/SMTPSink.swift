@@ -50,7 +50,7 @@ final class SMTPSink: Sendable {
     private let output: String
 
     init(_ security: Security = .plain, auth: String? = nil, deferring: Int = 0, rejecting: Bool = false) async throws {
-        let root = Self.packageRoot
+        let root = SluiceProcess.packageRoot
         let python = root + "/.build/test-tools/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw TestClientError("\(python) is missing: run scripts/install-test-tools (scripts/test does)")
@@ -111,14 +111,5 @@ final class SMTPSink: Sendable {
 
     private static func read(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    }
-
-    /// The checkout: the first directory above the test bundle that holds Package.swift.
-    private static var packageRoot: String {
-        var url = URL(fileURLWithPath: SluiceProcess.executable).deletingLastPathComponent()
-        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.path
     }
 }
