@@ -142,7 +142,7 @@ public enum TestPostgres {
     }
 
     /// A loopback TCP port that was free a moment ago.
-    private static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

@@ -46,19 +46,12 @@ final class SMTPSink: Sendable {
 
     let directory: String
     let port: Int
-    private let process: Process
-    private let output: String
+    private let daemon: TestDaemon
 
     init(_ security: Security = .plain, auth: String? = nil, deferring: Int = 0, rejecting: Bool = false) async throws {
         let root = SluiceProcess.packageRoot
-        let python = root + "/.build/test-tools/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw TestClientError("\(python) is missing: run scripts/install-test-tools (scripts/test does)")
-        }
         directory = NSTemporaryDirectory() + "smtp-sink-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        output = directory + ".out"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
         var arguments = [root + "/scripts/smtp-sink.py", "--directory", directory, "--defer", "\(deferring)"]
         switch security {
         case .plain: break
@@ -67,21 +60,14 @@ final class SMTPSink: Sendable {
         }
         if let auth { arguments += ["--auth", auth] }
         if rejecting { arguments.append("--reject") }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let output = output
-        let process = process
+        let daemon = try TestDaemon(root + "/.build/test-tools/bin/python", arguments, installedBy: "aiosmtpd")
+        self.daemon = daemon
         try await waitUntil("the SMTP sink listens", timeout: .seconds(60)) {
-            guard process.isRunning else { throw TestClientError("the SMTP sink exited: \(Self.read(output))") }
-            return Self.read(output).contains("port ")
+            guard daemon.isRunning else { throw TestClientError("the SMTP sink exited: \(daemon.log)") }
+            return daemon.log.contains("port ")
         }
-        guard let match = Self.read(output).firstMatch(of: /port (\d+)/), let port = Int(match.output.1) else {
-            throw TestClientError("the SMTP sink printed no port: \(Self.read(output))")
+        guard let match = daemon.log.firstMatch(of: /port (\d+)/), let port = Int(match.output.1) else {
+            throw TestClientError("the SMTP sink printed no port: \(daemon.log)")
         }
         self.port = port
     }
@@ -98,15 +84,8 @@ final class SMTPSink: Sendable {
         }
     }
 
-    /// Kills the server (a child of the test process inherits its blocked SIGTERM) and waits until it is gone.
     func stop() async throws {
-        kill(process.processIdentifier, SIGKILL)
-        let process = process
-        try await waitUntil("the SMTP sink exits", timeout: .seconds(60)) { !process.isRunning }
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try await daemon.stop()
     }
 
     private static func read(_ path: String) -> String {
