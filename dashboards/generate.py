@@ -2,10 +2,12 @@
 """Writes Sluice's Grafana dashboards (dashboards/*.json) from the compact description below: classic JSON
 model, schemaVersion 39, file-provisionable (a `datasource` variable, every query on `${datasource}`), a
 `tenant` variable used as tenant=~"$tenant", `$__rate_interval` in every rate/increase, a unit, title and
-description on every panel, rows for sections and a grid without overlaps. Run it after editing; the test suite
-checks the JSON it wrote (Tests/SluiceServerTests/DashboardTests.swift)."""
+description on every panel, rows for sections and a grid without overlaps. Run it after editing; `--check` only
+says whether the JSON files are what it writes. The test suite runs the check and holds the JSON to the rules
+(Tests/SluiceServerTests/DashboardTests.swift)."""
 import json
 import os
+import sys
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 T = 'tenant=~"$tenant"'
@@ -88,6 +90,14 @@ def build(uid, title, description, items, tenant_multi=True, tenant=True):
     }
 
 
+# Panels both the Overview and the Tenant dashboards show.
+REJECTS = panel("Rejected rows by reason", "Rows rejected per second, by reason (schema, type, primary key...).",
+                [(rate("sluice_ingest_rejected_rows_total", "reason"), "{{reason}}")], "suffix: rows/s", width=8)
+E2E_LATENCY = panel("End-to-end latency", "Received to committed, per file: 50th, 95th and 99th percentiles from the histogram.",
+                    [(quantile(q, "sluice_ingest_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], "s")
+ACK_LATENCY = panel("Stream acknowledgement latency", "Stream request arrival to answer: 50th and 99th percentiles.",
+                    [(quantile(q, "sluice_stream_ack_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.99)], "s")
+
 OVERVIEW = [
     row("Throughput", "What the tenants send and what is committed, batch and stream."),
     panel("Batch rows ingested", "Rows committed from files per second, by tenant.",
@@ -101,13 +111,10 @@ OVERVIEW = [
           [(rate("sluice_ingest_files_total", "outcome"), "{{outcome}}")], "suffix: files/s", width=8),
     panel("Stream messages by outcome", "Stream messages per second, accepted or rejected.",
           [(rate("sluice_stream_messages_total", "outcome"), "{{outcome}}")], "suffix: msg/s", width=8),
-    panel("Rejected rows by reason", "Rows rejected per second, by reason (schema, type, primary key...).",
-          [(rate("sluice_ingest_rejected_rows_total", "reason"), "{{reason}}")], "suffix: rows/s", width=8),
+    REJECTS,
     row("Latency", "From arrival to commit (files), and from request to answer (stream)."),
-    panel("End-to-end latency", "Received to committed, per file: 50th, 95th and 99th percentiles from the histogram.",
-          [(quantile(q, "sluice_ingest_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], "s"),
-    panel("Stream acknowledgement latency", "Stream request arrival to answer: 50th and 99th percentiles.",
-          [(quantile(q, "sluice_stream_ack_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.99)], "s"),
+    E2E_LATENCY,
+    ACK_LATENCY,
     row("Queues and instances", "Work waiting, stream app instances, and requests refused."),
     panel("Queued files", "Files staged and waiting for ingestion, by tenant.",
           [(f"sum by (tenant) (sluice_staged_files{{{T}}})", "{{tenant}}")], "short", width=6),
@@ -138,12 +145,9 @@ TENANT = [
            (rate("sluice_stream_messages_total", "tenant", 'outcome="accepted"'), "stream messages")], "suffix: /s", width=8),
     panel("Bytes", "Bytes per second from files and stream requests.",
           [(rate("sluice_ingest_bytes_total", "tenant"), "batch"), (rate("sluice_stream_bytes_total", "tenant"), "stream")], "Bps", width=8),
-    panel("Rejected rows by reason", "Rows rejected per second, by reason.",
-          [(rate("sluice_ingest_rejected_rows_total", "reason"), "{{reason}}")], "suffix: rows/s", width=8),
-    panel("End-to-end latency", "Received to committed, per file: 50th, 95th and 99th percentiles.",
-          [(quantile(q, "sluice_ingest_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], "s"),
-    panel("Stream acknowledgement latency", "Stream request arrival to answer: 50th and 99th percentiles.",
-          [(quantile(q, "sluice_stream_ack_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.99)], "s"),
+    REJECTS,
+    E2E_LATENCY,
+    ACK_LATENCY,
     row("Staging and quota", "Files waiting and the storage they use."),
     panel("Storage quota used", "Share of the tenant's storage quota its staging area uses.",
           [(f"max(sluice_storage_quota_usage_ratio{{{T}}})", "quota")], "percentunit", kind="gauge", width=6),
@@ -228,8 +232,18 @@ DASHBOARDS = {
 
 if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
+    check = sys.argv[1:] == ["--check"]
+    stale = []
     for name, dashboard in DASHBOARDS.items():
-        with open(os.path.join(here, name), "w") as out:
-            json.dump(dashboard, out, indent=2)
-            out.write("\n")
+        text = json.dumps(dashboard, indent=2) + "\n"
+        path = os.path.join(here, name)
+        if check:
+            with open(path) as current:
+                if current.read() != text:
+                    stale.append(name)
+            continue
+        with open(path, "w") as out:
+            out.write(text)
         print(f"wrote dashboards/{name}: {len(dashboard['panels'])} panels")
+    if stale:
+        sys.exit("not what generate.py writes (edit generate.py and run it): " + ", ".join(stale))

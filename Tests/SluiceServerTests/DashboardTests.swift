@@ -86,6 +86,11 @@ import Testing
         }
     }
 
+    @Test func theJSONIsWhatTheGeneratorWrites() throws {
+        let result = try TestTool.run("/usr/bin/python3", [Self.directory + "/generate.py", "--check"], installedBy: "python3")
+        #expect(result.status == 0, "\(result.output)")
+    }
+
     @Test func everyExpressionParsesWithItsVariablesSubstituted() throws {
         var rules = "groups:\n  - name: dashboards\n    rules:\n"
         var count = 0
