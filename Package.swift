@@ -77,7 +77,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceServer", "SluiceCore", "SluiceHTTP",
+            "SluiceServer", "SluiceCore", "SluiceHTTP", "SluiceOutbound", "SluiceSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

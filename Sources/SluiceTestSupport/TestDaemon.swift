@@ -1,6 +1,6 @@
 import Foundation
 
-/// A server program a test runs beside Sluice (an SMTP server, Prometheus, Alertmanager): started with its
+/// A program a test runs beside it (an SMTP server, Prometheus, Alertmanager, `sluice demo`): started with its
 /// output in a log file, killed when the test stops it or drops it. It is killed with SIGKILL: a child of the
 /// test process inherits its blocked SIGTERM.
 public final class TestDaemon: Sendable {
@@ -24,6 +24,9 @@ public final class TestDaemon: Sendable {
     }
 
     public var isRunning: Bool { process.isRunning }
+
+    /// How it exited, once it has.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 

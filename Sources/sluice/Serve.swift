@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SluiceHTTP
 import SluiceServer
 
@@ -101,6 +102,20 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.bootstrap()
         FileDescriptorLimit.raiseToMaximum()
+        let service = SluiceService(configuration: try configuration(logger: logger), logger: logger)
+        do {
+            try await service.run(until: .onTerminationSignals(forcedExitAfter: forcedExitAfter), reload: .onHangup())
+        } catch {
+            logger.critical("sluice failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+
+    /// How long a termination signal waits for in-flight requests, and 15 s more for the rest, before the exit.
+    var forcedExitAfter: Duration { .milliseconds(Int((shutdownGrace + 15) * 1000)) }
+
+    /// The service's configuration from these options and the environment.
+    func configuration(logger: Logger) throws -> SluiceConfiguration {
         var configuration = SluiceConfiguration()
         configuration.http.address = try parsedAddress()
         if let certificatePath, let keyPath {
@@ -137,14 +152,7 @@ struct Serve: AsyncParsableCommand {
         configuration.monitor.interval = .milliseconds(Int(rulesInterval * 1000))
         configuration.externalURL = externalURL ?? environment("SLUICE_EXTERNAL_URL")
         configuration.alertsWebhookToken = environment("SLUICE_ALERTS_WEBHOOK_TOKEN").flatMap { $0.isEmpty ? nil : $0 }
-        let service = SluiceService(configuration: configuration, logger: logger)
-        do {
-            try await service.run(until: .onTerminationSignals(forcedExitAfter: .milliseconds(Int((shutdownGrace + 15) * 1000))),
-                                  reload: .onHangup())
-        } catch {
-            logger.critical("sluice failed", metadata: ["error": "\(error)"])
-            throw ExitCode.failure
-        }
+        return configuration
     }
 
     private var certificatePath: String? { tlsCert ?? environment("SLUICE_TLS_CERT") }

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceServer
+import SluiceSystem
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Sluice with the example tenants and feed it a steady, varied load.",
+        discussion: """
+            Starts `sluice serve` (every serve option applies; --config defaults to examples) and, once it listens, \
+            sends it batch files for tenant-a and tenant-b (a share of bad rows, now and then an all-bad file) and \
+            stream messages for tenant-c (a share the stream app drops, and a burst every four minutes that meets \
+            backpressure), printing where to look and its progress, until Ctrl-C or --duration.
+            """)
+
+    @OptionGroup var serve: Serve
+
+    @Option(help: "Seconds to send load once Sluice listens, then stop (0: until Ctrl-C).")
+    var duration: Double = 0
+
+    func validate() throws {
+        guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
+    }
+
+    func run() async throws {
+        let logger = serve.logging.bootstrap()
+        FileDescriptorLimit.raiseToMaximum()
+        var configuration = try serve.configuration(logger: logger)
+        configuration.configDirectory = configuration.configDirectory ?? "examples"
+        guard let directory = configuration.configDirectory else { throw ExitCode.failure }
+        let definitions = try ConfigurationDirectory.tenantDefinitions(in: directory).map(\.definition.definition)
+        let service = SluiceService(configuration: configuration, logger: logger)
+        let shutdown = ShutdownSignal.onTerminationSignals(forcedExitAfter: serve.forcedExitAfter)
+        let running = Task { try await service.run(until: shutdown, reload: .onHangup()) }
+        let load = Task {
+            while service.port == nil {
+                if Task.isCancelled { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let credentials = SecretFiles(dataDirectory: configuration.dataDirectory)
+            let scheme = configuration.http.tls == nil ? "http" : "https"
+            let host = configuration.http.address.host == "0.0.0.0" ? "127.0.0.1" : configuration.http.address.host
+            let demo = DemoLoad(base: "\(scheme)://\(host):\(service.port ?? 0)", operations: configuration.operations.map { "http://\($0.address.host):\($0.address.port)" },
+                                adminToken: configuration.adminToken ?? credentials.read(SluiceService.adminTokenFile) ?? "",
+                                keys: Dictionary(uniqueKeysWithValues: definitions.compactMap { definition in
+                                    credentials.read(TenantService.keyFileName(definition.id)).map { (definition.id, $0) }
+                                }), definitions: definitions)
+            await demo.run()
+        }
+        // The load stops first, so the service's shutdown leaves no request of its own unanswered.
+        Task {
+            await shutdown.wait()
+            load.cancel()
+        }
+        if duration > 0 {
+            Task {
+                // The duration is the load's: it starts once the service listens.
+                while service.port == nil, !load.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
+                try? await Task.sleep(for: .milliseconds(Int(duration * 1000)))
+                load.cancel()
+                _ = await load.result
+                shutdown.fire()
+            }
+        }
+        do {
+            try await running.value
+            load.cancel()
+        } catch {
+            load.cancel()
+            logger.critical("sluice failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}

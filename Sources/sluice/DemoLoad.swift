@@ -1,0 +1,158 @@
+import Foundation
+import SluiceCore
+import SluiceOutbound
+import Synchronization
+
+/// The demo's load, sent over HTTP to the service it runs beside: batch files for the example batch tenants
+/// (valid rows from their schema, about 3 % of them bad, every eighth file all bad) and stream messages for the
+/// example stream tenant (a share without a reading, which its stream app drops), with a burst every four minutes
+/// big enough to meet backpressure; progress printed every ten seconds.
+final class DemoLoad: Sendable {
+    let base: String
+    let operations: String?
+    let adminToken: String
+    let keys: [String: String]
+    let definitions: [TenantDefinition]
+    private let http = CurlHTTPClient()
+    private let counts = Mutex(Counts())
+
+    /// What was sent and how it was answered.
+    struct Counts {
+        var files = 0
+        var badFiles = 0
+        var refusedFiles = 0
+        var messages = 0
+        /// Not accepted: 429 (backpressure), another status, or no answer.
+        var refusedMessages = 0
+        var failures = 0
+    }
+
+    init(base: String, operations: String?, adminToken: String, keys: [String: String], definitions: [TenantDefinition]) {
+        self.base = base
+        self.operations = operations
+        self.adminToken = adminToken
+        self.keys = keys
+        self.definitions = definitions
+    }
+
+    /// Sends until cancelled.
+    func run() async {
+        let batch = definitions.filter { $0.streamApp == nil && keys[$0.id] != nil }
+        let stream = definitions.filter { $0.streamApp != nil && keys[$0.id] != nil }
+        printWhereToLook(batch: batch, stream: stream)
+        await withTaskGroup(of: Void.self) { group in
+            for tenant in batch { group.addTask { await self.batchFiles(tenant) } }
+            for tenant in stream {
+                group.addTask { await self.streamMessages(tenant) }
+                group.addTask { await self.bursts(tenant) }
+            }
+            group.addTask { await self.progress() }
+        }
+    }
+
+    /// Prints `text` at once, even to a pipe or a file.
+    private func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    private func printWhereToLook(batch: [TenantDefinition], stream: [TenantDefinition]) {
+        let metrics = (operations ?? base) + "/metrics"
+        say("""
+            sluice demo: Sluice listens on \(base); load starts now (Ctrl-C stops both).
+              batch tenants: \(batch.map(\.id).joined(separator: ", ")); stream tenants: \(stream.map(\.id).joined(separator: ", "))
+              metrics:  curl -s \(metrics) | grep ^sluice_ingest
+              reports:  curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/\(batch.first?.id ?? "tenant-a")/reports?limit=5'
+              series:   curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/*/series?metric=ingest_rows_per_second'
+              alerts:   curl -s -H "Authorization: Bearer $ADMIN" \(base)/api/v1/alerts
+              (ADMIN is the admin token: the credentials directory's admin-token file.) Dashboards: dashboards/, README.
+            """)
+    }
+
+    /// A file every 3 s: mostly good rows with some bad ones, every eighth all bad.
+    private func batchFiles(_ tenant: TenantDefinition) async {
+        var number = 0
+        while !Task.isCancelled {
+            number += 1
+            let allBad = number % 8 == 0
+            var lines: [String] = []
+            SampleDataGenerator(definition: tenant, seed: UInt64(number)).generate(rows: 300, format: .csv) { bytes in
+                lines += String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            }
+            let body = lines.enumerated().map { index, line in
+                index > 0 && !line.isEmpty && (allBad || index % 33 == 0) ? "not,a,valid,row" : line
+            }.joined(separator: "\n")
+            let answer = await post("/api/v1/tenants/\(tenant.id)/files?name=demo-\(number).csv", key: tenant.id, body: Array(body.utf8))
+            counts.withLock {
+                $0.files += 1
+                if allBad { $0.badFiles += 1 }
+                if answer.map({ !(200...299).contains($0) }) ?? true { $0.refusedFiles += 1 }
+            }
+            try? await Task.sleep(for: .seconds(3))
+        }
+    }
+
+    /// 100 messages every half second, 2 % of them without a reading.
+    private func streamMessages(_ tenant: TenantDefinition) async {
+        var number = 0
+        while !Task.isCancelled {
+            number += 1
+            await sendMessages(tenant, count: 100, first: number * 100)
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// From 45 s on, every four minutes, six requests of 15 000 messages at once: more than the queue takes, and
+    /// slower than StreamLatencyHigh allows, which scales the stream app up; the quiet minutes after let the
+    /// alert resolve, which scales it back down.
+    private func bursts(_ tenant: TenantDefinition) async {
+        try? await Task.sleep(for: .seconds(45))
+        var round = 0
+        while !Task.isCancelled {
+            round += 1
+            let base = 10_000_000 * round
+            await withTaskGroup(of: Void.self) { group in
+                for part in 0..<6 { group.addTask { await self.sendMessages(tenant, count: 15_000, first: base + part * 15_000) } }
+            }
+            try? await Task.sleep(for: .seconds(240))
+        }
+    }
+
+    private func sendMessages(_ tenant: TenantDefinition, count: Int, first: Int) async {
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        let body = (0..<count).map { index in
+            let sensor = "s-\((first + index) % 50)"
+            return (first + index) % 50 == 7
+                ? #"{"device": {"id": "\#(sensor)", "site": "hall"}, "reading": {"t": \#(now + index)}}"#
+                : #"{"device": {"id": "\#(sensor)", "site": "hall"}, "reading": {"t": \#(now + first + index), "fahrenheit": \#(60 + (first + index) % 25)}}"#
+        }.joined(separator: "\n")
+        let answer = await post("/api/v1/tenants/\(tenant.id)/stream", key: tenant.id, body: Array(body.utf8))
+        counts.withLock {
+            $0.messages += count
+            if answer.map({ !(200...299).contains($0) }) ?? true { $0.refusedMessages += count }
+        }
+    }
+
+    /// The answer's status, or nil (counted) when there was none.
+    private func post(_ path: String, key tenant: String, body: [UInt8]) async -> Int? {
+        let request = OutboundRequest(url: base + path, headers: ["Authorization": "Bearer \(keys[tenant] ?? "")"], body: body,
+                                      timeout: .seconds(60), verifyTLS: false)
+        do {
+            return try await http.post(request).status
+        } catch {
+            counts.withLock { $0.failures += 1 }
+            return nil
+        }
+    }
+
+    private func progress() async {
+        let started = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(10))
+            let seconds = Int(started.duration(to: .now).components.seconds)
+            let now = counts.withLock { $0 }
+            say("sluice demo \(seconds / 60)m\(String(format: "%02d", seconds % 60))s: \(now.files) files sent (\(now.badFiles) all bad, "
+                + "\(now.files - now.refusedFiles) accepted), \(now.messages) stream messages (\(now.messages - now.refusedMessages) accepted, "
+                + "\(now.refusedMessages) refused), \(now.failures) requests unanswered")
+        }
+    }
+}
