@@ -54,13 +54,13 @@ def build(uid, title, description, items, tenant_multi=True, tenant=True):
             "id": next_id, "type": item["type"], "title": item["title"], "description": item["description"], "datasource": DS,
             "gridPos": {"h": item["h"], "w": item["w"], "x": x, "y": y},
             "targets": [{"datasource": DS, "refId": chr(65 + i), "expr": expr, "legendFormat": legend,
-                         "range": item["type"] != "table", "instant": item["type"] == "table"}
+                         "range": item["type"] != "table", "instant": item["type"] == "table",
+                         **({"format": "table"} if item["type"] == "table" else {})}
                         for i, (expr, legend) in enumerate(item["exprs"])],
         }
         if item["type"] == "table":
             body["fieldConfig"] = {"defaults": {"unit": item["unit"]}, "overrides": []}
             body["options"] = {"showHeader": True}
-            body["transformations"] = [{"id": "labelsToFields", "options": {}}]
         else:
             body["fieldConfig"] = {"defaults": {"unit": item["unit"]}, "overrides": []}
             if item["type"] == "timeseries":
@@ -92,7 +92,7 @@ def build(uid, title, description, items, tenant_multi=True, tenant=True):
 
 # Panels both the Overview and the Tenant dashboards show.
 REJECTS = panel("Rejected rows by reason", "Rows rejected per second, by reason (schema, type, primary key...).",
-                [(rate("sluice_ingest_rejected_rows_total", "reason"), "{{reason}}")], "suffix: rows/s", width=8)
+                [(rate("sluice_ingest_rejected_rows_total", "reason"), "{{reason}}")], "suffix:rows/s", width=8)
 E2E_LATENCY = panel("End-to-end latency", "Received to committed, per file: 50th, 95th and 99th percentiles from the histogram.",
                     [(quantile(q, "sluice_ingest_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], "s")
 ACK_LATENCY = panel("Stream acknowledgement latency", "Stream request arrival to answer: 50th and 99th percentiles.",
@@ -101,16 +101,16 @@ ACK_LATENCY = panel("Stream acknowledgement latency", "Stream request arrival to
 OVERVIEW = [
     row("Throughput", "What the tenants send and what is committed, batch and stream."),
     panel("Batch rows ingested", "Rows committed from files per second, by tenant.",
-          [(rate("sluice_ingest_rows_total", "tenant"), "{{tenant}}")], "suffix: rows/s", width=8),
-    panel("Stream messages accepted", "Stream messages taken into the queue per second, by tenant.",
-          [(rate("sluice_stream_messages_total", "tenant", 'outcome="accepted"'), "{{tenant}}")], "suffix: msg/s", width=8),
+          [(rate("sluice_ingest_rows_total", "tenant"), "{{tenant}}")], "suffix:rows/s", width=8),
+    panel("Stream messages accepted", "Stream messages accepted and committed per second, by tenant.",
+          [(rate("sluice_stream_messages_total", "tenant", 'outcome="accepted"'), "{{tenant}}")], "suffix:msg/s", width=8),
     panel("Bytes ingested", "Bytes per second from files (batch) and stream requests, by tenant.",
           [(rate("sluice_ingest_bytes_total", "tenant"), "batch {{tenant}}"),
            (rate("sluice_stream_bytes_total", "tenant"), "stream {{tenant}}")], "Bps", width=8),
     panel("Files by outcome", "Files finished per second, by outcome (succeeded, partial, failed).",
-          [(rate("sluice_ingest_files_total", "outcome"), "{{outcome}}")], "suffix: files/s", width=8),
+          [(rate("sluice_ingest_files_total", "outcome"), "{{outcome}}")], "suffix:files/s", width=8),
     panel("Stream messages by outcome", "Stream messages per second, accepted or rejected.",
-          [(rate("sluice_stream_messages_total", "outcome"), "{{outcome}}")], "suffix: msg/s", width=8),
+          [(rate("sluice_stream_messages_total", "outcome"), "{{outcome}}")], "suffix:msg/s", width=8),
     REJECTS,
     row("Latency", "From arrival to commit (files), and from request to answer (stream)."),
     E2E_LATENCY,
@@ -142,7 +142,7 @@ TENANT = [
     row("Ingestion", "The tenant's rates, rejects and latency."),
     panel("Rows and messages", "Rows committed from files and stream messages accepted, per second.",
           [(rate("sluice_ingest_rows_total", "tenant"), "batch rows"),
-           (rate("sluice_stream_messages_total", "tenant", 'outcome="accepted"'), "stream messages")], "suffix: /s", width=8),
+           (rate("sluice_stream_messages_total", "tenant", 'outcome="accepted"'), "stream messages")], "suffix:/s", width=8),
     panel("Bytes", "Bytes per second from files and stream requests.",
           [(rate("sluice_ingest_bytes_total", "tenant"), "batch"), (rate("sluice_stream_bytes_total", "tenant"), "stream")], "Bps", width=8),
     REJECTS,
@@ -158,12 +158,12 @@ TENANT = [
     panel("Oldest queued file", "How long the oldest queued file has waited.",
           [(f"max(sluice_ingest_queue_oldest_age_seconds{{{T}}})", "age")], "s", kind="stat", width=6),
     row("Stream", "The tenant's stream queue, instances and the actions taken on them."),
-    panel("Stream queue", "Messages and bytes waiting in the tenant's stream queue.",
+    panel("Stream queue", "Messages waiting in the tenant's stream queue.",
           [(f"sum(sluice_stream_queue_messages{{{T}}})", "messages")], "short", width=8),
     panel("Instances", "Stream app instances running and desired.",
           [(f"sum by (state) (sluice_stream_instances{{{T}}})", "{{state}}")], "short", width=8),
     panel("Actions", "Stream manager actions per second, by action and outcome (alerts, admins).",
-          [(rate("sluice_stream_actions_total", "action, outcome"), "{{action}} {{outcome}}")], "suffix: /s", width=8),
+          [(rate("sluice_stream_actions_total", "action, outcome"), "{{action}} {{outcome}}")], "suffix:/s", width=8),
     row("Alerts", "What Sluice's monitor says about the tenant."),
     panel("Firing alerts", "The tenant's alerts firing now, with their labels.",
           [(f'sluice_alerts{{{T}, state="firing"}}', "{{alertname}}")], "short", kind="table", width=24),
@@ -189,26 +189,26 @@ INTERNALS = [
           [("sum(sluice_store_pool_connections)", "open"), ("sum(sluice_store_pool_connections_in_use)", "in use"),
            ("sum(sluice_store_pool_max_connections)", "max"), ("sum(sluice_store_pool_waiters)", "waiting")], "short", width=8),
     panel("Query errors by SQLSTATE class", "Failed queries per second, by SQLSTATE class (08 connection, 23 constraint, 40 conflict...).",
-          [(f"sum by (sqlstate_class) (rate(sluice_store_query_errors_total[{RI}]))", "{{sqlstate_class}}")], "suffix: errors/s", width=8),
+          [(f"sum by (sqlstate_class) (rate(sluice_store_query_errors_total[{RI}]))", "{{sqlstate_class}}")], "suffix:errors/s", width=8),
     panel("Report partitions", "Daily report partitions ahead, and rows that fell into the default partition.",
           [("min(sluice_report_daily_partitions_ahead)", "days ahead"), ("max(sluice_report_default_partition_rows)", "default rows")],
           "short", width=8),
     panel("Retention", "Files, reports and partitions removed by retention, per hour.",
-          [(f"sum by (kind) (rate(sluice_retention_removed_total[{RI}])) * 3600", "{{kind}}")], "suffix: /h", width=24),
+          [(f"sum by (kind) (rate(sluice_retention_removed_total[{RI}])) * 3600", "{{kind}}")], "suffix:/h", width=24),
     row("Monitor and notifications", "Rule evaluation and the delivery of notifications."),
-    panel("Rule evaluation duration", "99th percentile of one evaluation of every rule, and failures per second.",
+    panel("Rule evaluation duration", "99th percentile of one evaluation of every rule.",
           [(f"histogram_quantile(0.99, sum by (le) (rate(sluice_rule_evaluation_duration_seconds_bucket[{RI}])))", "p99")], "s", width=8),
     panel("Rule evaluation failures", "Failed evaluations per second, by rule.",
-          [(f"sum by (rule) (rate(sluice_rule_evaluation_failures_total[{RI}]))", "{{rule}}")], "suffix: /s", width=8),
+          [(f"sum by (rule) (rate(sluice_rule_evaluation_failures_total[{RI}]))", "{{rule}}")], "suffix:/s", width=8),
     panel("Notifications", "Notifications per second, by receiver, integration and outcome.",
-          [(f"sum by (receiver, integration, outcome) (rate(sluice_notifications_total[{RI}]))", "{{receiver}} {{outcome}}")], "suffix: /s", width=8),
+          [(f"sum by (receiver, integration, outcome) (rate(sluice_notifications_total[{RI}]))", "{{receiver}} {{outcome}}")], "suffix:/s", width=8),
     panel("Notification delivery", "99th percentile of one delivery attempt, by integration.",
           [(f"histogram_quantile(0.99, sum by (le, integration) (rate(sluice_notification_duration_seconds_bucket[{RI}])))", "{{integration}}")], "s", width=8),
     panel("Notification queues", "Notifications waiting per receiver, and those dropped from a full queue per second.",
           [("sum by (receiver) (sluice_notification_queue)", "{{receiver}} waiting"),
            (f"sum by (receiver) (rate(sluice_notifications_dropped_total[{RI}]))", "{{receiver}} dropped/s")], "short", width=8),
     panel("Muted notifications", "Alerts held back by silences and inhibition, per second.",
-          [(f"sum by (reason) (rate(sluice_notifications_muted_total[{RI}]))", "{{reason}}")], "suffix: /s", width=8),
+          [(f"sum by (reason) (rate(sluice_notifications_muted_total[{RI}]))", "{{reason}}")], "suffix:/s", width=8),
     row("Process", "CPU, memory and file descriptors of each instance."),
     panel("CPU", "CPU seconds used per second, by instance.",
           [(f"sum by (instance) (rate(process_cpu_seconds_total{{job=\"sluice\"}}[{RI}]))", "{{instance}}")], "percentunit", width=8),

@@ -31,7 +31,9 @@ struct Demo: AsyncParsableCommand {
         guard let directory = configuration.configDirectory else { throw ExitCode.failure }
         let definitions = try ConfigurationDirectory.tenantDefinitions(in: directory).map(\.definition.definition)
         let service = SluiceService(configuration: configuration, logger: logger)
-        let shutdown = ShutdownSignal.onTerminationSignals(forcedExitAfter: serve.forcedExitAfter)
+        // Ctrl-C (or the duration) stops the load first, then the service: no request of the demo's own is cut off.
+        let signals = ShutdownSignal.onTerminationSignals(forcedExitAfter: serve.forcedExitAfter)
+        let shutdown = ShutdownSignal()
         let running = Task { try await service.run(until: shutdown, reload: .onHangup()) }
         let load = Task {
             while service.port == nil {
@@ -40,27 +42,25 @@ struct Demo: AsyncParsableCommand {
             }
             let credentials = SecretFiles(dataDirectory: configuration.dataDirectory)
             let scheme = configuration.http.tls == nil ? "http" : "https"
-            let host = configuration.http.address.host == "0.0.0.0" ? "127.0.0.1" : configuration.http.address.host
-            let demo = DemoLoad(base: "\(scheme)://\(host):\(service.port ?? 0)", operations: configuration.operations.map { "http://\($0.address.host):\($0.address.port)" },
-                                adminToken: configuration.adminToken ?? credentials.read(SluiceService.adminTokenFile) ?? "",
+            let host = ["0.0.0.0", "::"].contains(configuration.http.address.host) ? "127.0.0.1" : configuration.http.address.host
+            let demo = DemoLoad(base: "\(scheme)://\(host):\(service.port ?? 0)",
                                 keys: Dictionary(uniqueKeysWithValues: definitions.compactMap { definition in
                                     credentials.read(TenantService.keyFileName(definition.id)).map { (definition.id, $0) }
                                 }), definitions: definitions)
             await demo.run()
         }
-        // The load stops first, so the service's shutdown leaves no request of its own unanswered.
         Task {
-            await shutdown.wait()
+            await signals.wait()
             load.cancel()
+            _ = await load.result
+            shutdown.fire()
         }
         if duration > 0 {
             Task {
                 // The duration is the load's: it starts once the service listens.
                 while service.port == nil, !load.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
                 try? await Task.sleep(for: .milliseconds(Int(duration * 1000)))
-                load.cancel()
-                _ = await load.result
-                shutdown.fire()
+                signals.fire()
             }
         }
         do {

@@ -9,8 +9,6 @@ import Synchronization
 /// big enough to meet backpressure; progress printed every ten seconds.
 final class DemoLoad: Sendable {
     let base: String
-    let operations: String?
-    let adminToken: String
     let keys: [String: String]
     let definitions: [TenantDefinition]
     private let http = CurlHTTPClient()
@@ -27,10 +25,8 @@ final class DemoLoad: Sendable {
         var failures = 0
     }
 
-    init(base: String, operations: String?, adminToken: String, keys: [String: String], definitions: [TenantDefinition]) {
+    init(base: String, keys: [String: String], definitions: [TenantDefinition]) {
         self.base = base
-        self.operations = operations
-        self.adminToken = adminToken
         self.keys = keys
         self.definitions = definitions
     }
@@ -48,6 +44,7 @@ final class DemoLoad: Sendable {
             }
             group.addTask { await self.progress() }
         }
+        say(summary("stopped"))
     }
 
     /// Prints `text` at once, even to a pipe or a file.
@@ -56,11 +53,11 @@ final class DemoLoad: Sendable {
     }
 
     private func printWhereToLook(batch: [TenantDefinition], stream: [TenantDefinition]) {
-        let metrics = (operations ?? base) + "/metrics"
+        let metrics = base + "/metrics"
         say("""
             sluice demo: Sluice listens on \(base); load starts now (Ctrl-C stops both).
               batch tenants: \(batch.map(\.id).joined(separator: ", ")); stream tenants: \(stream.map(\.id).joined(separator: ", "))
-              metrics:  curl -s \(metrics) | grep ^sluice_ingest
+              metrics:  curl -s \(metrics) | grep ^sluice_ingest   (also on the operations listener, if any)
               reports:  curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/\(batch.first?.id ?? "tenant-a")/reports?limit=5'
               series:   curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/*/series?metric=ingest_rows_per_second'
               alerts:   curl -s -H "Authorization: Bearer $ADMIN" \(base)/api/v1/alerts
@@ -135,7 +132,7 @@ final class DemoLoad: Sendable {
     /// The answer's status, or nil (counted) when there was none.
     private func post(_ path: String, key tenant: String, body: [UInt8]) async -> Int? {
         let request = OutboundRequest(url: base + path, headers: ["Authorization": "Bearer \(keys[tenant] ?? "")"], body: body,
-                                      timeout: .seconds(60), verifyTLS: false)
+                                      timeout: .seconds(15), verifyTLS: false)
         do {
             return try await http.post(request).status
         } catch {
@@ -148,11 +145,17 @@ final class DemoLoad: Sendable {
         let started = ContinuousClock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(10))
+            guard !Task.isCancelled else { return }
             let seconds = Int(started.duration(to: .now).components.seconds)
-            let now = counts.withLock { $0 }
-            say("sluice demo \(seconds / 60)m\(String(format: "%02d", seconds % 60))s: \(now.files) files sent (\(now.badFiles) all bad, "
-                + "\(now.files - now.refusedFiles) accepted), \(now.messages) stream messages (\(now.messages - now.refusedMessages) accepted, "
-                + "\(now.refusedMessages) refused), \(now.failures) requests unanswered")
+            say(summary("\(seconds / 60)m\(String(format: "%02d", seconds % 60))s"))
         }
+    }
+
+    /// What was sent so far, and how it was answered.
+    private func summary(_ when: String) -> String {
+        let now = counts.withLock { $0 }
+        return "sluice demo \(when): \(now.files) files sent (\(now.badFiles) all bad, \(now.files - now.refusedFiles) accepted), "
+            + "\(now.messages) stream messages (\(now.messages - now.refusedMessages) accepted, \(now.refusedMessages) refused), "
+            + "\(now.failures) requests unanswered"
     }
 }

@@ -5,13 +5,13 @@ import Testing
 /// `sluice demo` as users run it, a real process on its embedded PostgreSQL with the example configuration:
 /// it prints where to look, sends batch files for tenant-a and tenant-b that are ingested (with rejects) and
 /// stream messages for tenant-c that are accepted, reports its progress, and stops cleanly after --duration
-/// with every request answered.
+/// with every request answered (its load stops before the service).
 @Suite struct DemoTests {
     @Test func theDemoFeedsTheExampleTenantsAndStopsCleanly() async throws {
         let data = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-demo")
         let demo = try TestDaemon(SluiceProcess.executable, [
             "demo", "--config", SluiceProcess.packageRoot + "/examples", "--data-dir", data, "--listen", "127.0.0.1:0",
-            "--operations-listen", "none", "--duration", "25",
+            "--operations-listen", "none", "--duration", "30",
         ], installedBy: "swift build --build-tests")
         try await waitUntil("the demo stops after its duration", timeout: .seconds(300), interval: .milliseconds(200)) { !demo.isRunning }
         let log = demo.log
@@ -19,9 +19,10 @@ import Testing
         #expect(log.contains("sluice demo: Sluice listens on http://127.0.0.1:"), "where to look is printed")
         let progress = log.split(separator: "\n").filter { $0.hasPrefix("sluice demo ") }
         let last = try #require(progress.last, "no progress line in\n\(log.suffix(3000))")
+        #expect(last.hasPrefix("sluice demo stopped: "), "the last line sums the load up: \(last)")
         let numbers = last.matches(of: /(\d+) files sent \(\d+ all bad, (\d+) accepted\), (\d+) stream messages \((\d+) accepted, \d+ refused\), (\d+) requests unanswered/)
         let match = try #require(numbers.first, "\(last)")
-        #expect(Int(match.output.2) ?? 0 >= 4 && Int(match.output.4) ?? 0 >= 1000, "\(last)")
+        #expect(Int(match.output.2) ?? 0 >= 4 && Int(match.output.4) ?? 0 >= 200, "\(last)")
         #expect(match.output.5 == "0", "\(last)")
         for tenant in ["tenant-a", "tenant-b"] {
             #expect(log.contains("state=partial tenant=\(tenant)"), "\(tenant)'s files with bad rows are ingested, the bad rows rejected")

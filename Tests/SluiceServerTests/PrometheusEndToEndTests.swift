@@ -89,6 +89,10 @@ import Testing
                 "--web.listen-address=127.0.0.1:\(prometheusPort)",
             ], installedBy: "prometheus")
             do {
+                try await waitUntil("Alertmanager is ready", timeout: .seconds(120), interval: .milliseconds(500)) {
+                    guard alertmanager.isRunning else { throw TestClientError("alertmanager exited: \(alertmanager.log)") }
+                    return (try? await TestHTTPClient(port: UInt16(alertmanagerPort)).get("/-/ready").status) == 200
+                }
                 // 1. The target is up, scraped without errors, and every family with samples is ingested.
                 try await waitUntil("Prometheus scrapes Sluice", timeout: .seconds(120), interval: .milliseconds(500)) {
                     guard prometheus.isRunning else { throw TestClientError("prometheus exited: \(prometheus.log)") }
@@ -160,5 +164,6 @@ import Testing
             try await prometheus.stop()
             try await alertmanager.stop()
         }
+        try? FileManager.default.removeItem(atPath: work)
     }
 }

@@ -71,7 +71,11 @@ public final class Monitor: Sendable {
     /// rules in force stay) and thrown as `invalid_rules` with every problem.
     @discardableResult
     public func reload() throws(ServiceError) -> MonitorConfiguration {
-        guard let directory = configuration.directory else { return rules }
+        guard let directory = configuration.directory else {
+            // No configuration directory: nothing to load, which is a success (no alert on a refused reload).
+            metrics.reloaded(rules, at: Date().timeIntervalSince1970)
+            return rules
+        }
         do {
             let loaded = try MonitorConfiguration.load(directory: directory)
             current.withLock { $0 = loaded }
