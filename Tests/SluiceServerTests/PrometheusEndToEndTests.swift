@@ -12,6 +12,10 @@ import Testing
 @Suite struct PrometheusEndToEndTests {
     private static let admin = InProcessSluice.adminToken
 
+    /// The dashboard series this test's load does not produce (yet): Sluice's own alerts and objectives (no rules
+    /// configured here), notifications, errors that did not happen, and 429s (induced last).
+    private static var notDrivenHere: Regex<Substring> { #/sluice_alerts|sluice_slo_|sluice_rule_evaluation_failures_total|sluice_notification|sluice_store_query_errors_total|sluice_http_authentication_failures_total|sluice_stream_throttled_total|code=~"5\.\.\|aborted"/# }
+
     /// A GET on a loopback server, parsed as JSON.
     private static func json(_ port: Int, _ path: String) async throws -> [String: Any] {
         try await TestHTTPClient(port: UInt16(port)).get(path).json()
@@ -110,7 +114,12 @@ import Testing
                     return sampled.isSubset(of: names)
                 }
 
-                // 2. Every dashboard expression, with All and with one tenant, is accepted by Prometheus.
+                // 2. Every dashboard expression, with All and with one tenant, is accepted by Prometheus. Rates need
+                // two scrapes within their window first.
+                try await waitUntil("two scrapes fall within a rate's window", timeout: .seconds(120), interval: .milliseconds(500)) {
+                    let answer = try await Self.query(prometheusPort, "count(rate(sluice_http_requests_total[1m]))")
+                    return !(((answer["data"] as? [String: Any])?["result"] as? [Any]) ?? []).isEmpty
+                }
                 var expressions: [String] = []
                 for name in try FileManager.default.contentsOfDirectory(atPath: SluiceProcess.packageRoot + "/dashboards")
                 where name.hasSuffix(".json") {
@@ -128,11 +137,14 @@ import Testing
                             .replacingOccurrences(of: "$__range", with: "1h").replacingOccurrences(of: "$tenant", with: tenant)
                         let answer = try await Self.query(prometheusPort, substituted)
                         #expect(answer["status"] as? String == "success", "\(substituted): \(answer)")
-                        if !(((answer["data"] as? [String: Any])?["result"] as? [Any]) ?? []).isEmpty { withData += 1 }
+                        if !(((answer["data"] as? [String: Any])?["result"] as? [Any]) ?? []).isEmpty {
+                            withData += 1
+                        } else if tenant == ".*" {
+                            #expect(substituted.contains(Self.notDrivenHere), "\(substituted) returns no data")
+                        }
                     }
                 }
-                // Data for all of them needs every path exercised (issue 16's demo load); here, the ones this load feeds.
-                #expect(withData >= 20, "dashboard queries returning data: \(withData) of \(expressions.count * 2)")
+                #expect(withData >= expressions.count, "dashboard queries returning data: \(withData) of \(expressions.count * 2)")
 
                 // 3. Every shipped rule loads and evaluates without error.
                 try await waitUntil("every rule has been evaluated", timeout: .seconds(120), interval: .seconds(1)) {
