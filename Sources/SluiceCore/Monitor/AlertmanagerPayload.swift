@@ -72,11 +72,6 @@ struct AlertmanagerPayload: Codable {
     /// `truncatedAlerts`, as Alertmanager truncates.
     static func outgoing(_ alerts: [AlertNotification], receiver: String, groupLabels: [String: String], groupKey: String,
                          externalURL: String, maxAlerts: Int) -> AlertmanagerPayload {
-        func common(_ maps: [[String: String]]) -> [String: String] {
-            guard var shared = maps.first else { return [:] }
-            for map in maps.dropFirst() { shared = shared.filter { map[$0.key] == $0.value } }
-            return shared
-        }
         let kept = maxAlerts > 0 ? Array(alerts.prefix(maxAlerts)) : alerts
         let base = externalURL.hasSuffix("/") ? String(externalURL.dropLast()) : externalURL
         return AlertmanagerPayload(
@@ -88,6 +83,13 @@ struct AlertmanagerPayload: Codable {
                       startsAt: time(alert.startsAt), endsAt: alert.endsAt.map(time) ?? zeroTime,
                       generatorURL: generatorURL(for: alert, base: base), fingerprint: alert.fingerprint)
             })
+    }
+
+    /// The pairs every one of `maps` holds (Alertmanager's common labels and annotations).
+    static func common(_ maps: [[String: String]]) -> [String: String] {
+        guard var shared = maps.first else { return [:] }
+        for map in maps.dropFirst() { shared = shared.filter { map[$0.key] == $0.value } }
+        return shared
     }
 
     /// Where an alert can be looked into: the alert history (of its tenant) at `base`, the external URL.

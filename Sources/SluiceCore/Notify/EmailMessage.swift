@@ -53,8 +53,6 @@ enum EmailMessage {
     /// values by label name, space-separated), `{{ .Receiver }}`, `{{ .FiringCount }}`, `{{ .ResolvedCount }}`,
     /// `{{ .GroupLabels.x }}`, `{{ .CommonLabels.x }}`, `{{ .CommonAnnotations.x }}`.
     static func subject(_ template: String, for group: AlertGroup) -> String {
-        let payload = AlertmanagerPayload.outgoing(group.alerts, receiver: group.receiver, groupLabels: group.labels, groupKey: group.key,
-                                                   externalURL: "", maxAlerts: 0)
         let firing = group.firing.count
         return template.replacing(/\{\{\s*([^}]*?)\s*\}\}/) { match in
             let name = String(match.output.1)
@@ -67,8 +65,12 @@ enum EmailMessage {
             default:
                 let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
                 guard parts.count == 2 else { return "" }
-                let map = parts[0] == "GroupLabels" ? payload.groupLabels : parts[0] == "CommonLabels" ? payload.commonLabels : payload.commonAnnotations
-                return map?[parts[1]] ?? ""
+                let map = switch parts[0] {
+                case "GroupLabels": group.labels
+                case "CommonLabels": AlertmanagerPayload.common(group.alerts.map(\.labels))
+                default: AlertmanagerPayload.common(group.alerts.map(\.annotations))
+                }
+                return map[parts[1]] ?? ""
             }
         }
     }
