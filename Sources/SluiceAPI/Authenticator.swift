@@ -38,6 +38,7 @@ public struct Authenticator: Sendable {
             help: "Requests refused for their credentials: none sent (missing), wrong or unknown (invalid), or refused "
                 + "without a lookup because their address failed too often (throttled).",
             labelNames: ["reason"])
+        for reason in ["missing", "invalid", "throttled"] { _ = failureCount.labels(reason) }
     }
 
     /// Succeeds for the admin token only.

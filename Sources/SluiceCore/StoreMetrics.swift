@@ -9,6 +9,8 @@ public struct StoreMetrics: Sendable {
         queryErrors = registry.counter(name: "sluice_store_query_errors_total",
                                        help: "Failed store queries, by SQLSTATE class (\"none\" when the server sent none).",
                                        labelNames: ["sqlstate_class"])
+        // The classes the runbook names start at 0, so their rates exist before the first error.
+        for sqlStateClass in ["08", "23", "40", "53", "57", "XX"] { _ = queryErrors.labels(sqlStateClass) }
     }
 
     /// Counts a failed query; pass as the pool's `onQueryError`.

@@ -39,12 +39,18 @@ import Testing
                 metricValue(try await sluice.client.get("/metrics").text, "sluice_rules{kind=\"threshold\"}")
             }
             #expect(try await rules() == 1)
-            try "rules: [{name: One, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 0.5},\n  {name: Two, kind: slo, series: availability, objective: 0.99}]\n"
+            func failures(_ rule: String) async throws -> Double? {
+                metricValue(try await sluice.client.get("/metrics").text, "sluice_rule_evaluation_failures_total{rule=\"\(rule)\"}")
+            }
+            #expect(try await failures("One") == 0, "a loaded rule's failures count from 0")
+            try "rules: [{name: Two, kind: threshold, series: reject_ratio, window: 1m, op: '>', threshold: 0.5},\n  {name: Three, kind: slo, series: availability, objective: 0.99}]\n"
                 .write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
             kill(sluice.process.processIdentifier, SIGHUP)
             try await waitUntil("SIGHUP loads the new rules", timeout: .seconds(60)) {
                 metricValue(try await sluice.client.get("/metrics").text, "sluice_rules{kind=\"slo\"}") == 1
             }
+            let (two, three, one) = (try await failures("Two"), try await failures("Three"), try await failures("One"))
+            #expect(two == 0 && three == 0 && one == nil, "the new rules count from 0, a rule no longer loaded has no series")
             // A bad file on SIGHUP is refused; the rules in force stay.
             try "rules: [{name: Bad}]\n".write(toFile: directory + "/rules/rules.yaml", atomically: true, encoding: .utf8)
             kill(sluice.process.processIdentifier, SIGHUP)
@@ -52,7 +58,7 @@ import Testing
                 metricValue(try await sluice.client.get("/metrics").text, "sluice_rules_last_reload_success") == 0
             }
             let inForce = try await sluice.client.send("GET", "/api/v1/rules", headers: [("Authorization", "Bearer admin")]).json()["rules"]
-            #expect((inForce as? [[String: Any]])?.map { $0["name"] as? String } == ["One", "Two"], "the refused file changed nothing")
+            #expect((inForce as? [[String: Any]])?.map { $0["name"] as? String } == ["Two", "Three"], "the refused file changed nothing")
             #expect(try await sluice.terminate() == 0)
         } catch {
             _ = try? await sluice.terminate()

@@ -18,6 +18,8 @@ public final class MonitorMetrics: Sendable {
     private let muted: CounterFamily
     /// The alerts' label sets and the objectives' gauges set at the last evaluation, so those gone are removed.
     private let publishedAlerts = Mutex<Set<[String]>>([])
+    /// The rules `sluice_rule_evaluation_failures_total` has series for.
+    private let failureSeries = Mutex<Set<String>>([])
     private let objectiveGauges = Mutex<[String: ObjectiveGauges]>([:])
 
     public init(registry: MetricsRegistry) {
@@ -51,6 +53,7 @@ public final class MonitorMetrics: Sendable {
                                  labelNames: ["reason"])
         reloadSuccess.labels().set(0)
         leader.labels().set(0)
+        for reason in Muting.Reason.allCases { _ = muted.labels(reason.rawValue) }
     }
 
     func reloaded(_ configuration: MonitorConfiguration?, at seconds: Double) {
@@ -62,6 +65,14 @@ public final class MonitorMetrics: Sendable {
             if case .threshold = rule.condition { counts["threshold", default: 0] += 1 } else { counts["slo", default: 0] += 1 }
         }
         for (kind, count) in counts { rulesLoaded.labels(kind).set(count) }
+        // Every loaded rule has its failure count from the start; a rule no longer loaded loses its series.
+        let names = Set(configuration.rules.map(\.name))
+        let removed = failureSeries.withLock { series in
+            defer { series = names }
+            return series.subtracting(names)
+        }
+        for name in names { _ = evaluationFailures.labels(name) }
+        for name in removed { evaluationFailures.remove([name]) }
     }
 
     func leading(_ leads: Bool) {
@@ -78,8 +89,8 @@ public final class MonitorMetrics: Sendable {
         for rule in rules { evaluationFailures.labels(rule.name).increment() }
     }
 
-    func muted(reason: String) {
-        muted.labels(reason).increment()
+    func muted(reason: Muting.Reason) {
+        muted.labels(reason.rawValue).increment()
     }
 
     func notified(receiver: String, integration: String, outcome: String) {

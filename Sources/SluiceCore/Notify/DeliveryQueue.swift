@@ -55,6 +55,7 @@ final class DeliveryQueue<Prepared: Sendable>: Sendable {
         self.log = log
         self.metrics = metrics
         self.logger = logger
+        metrics.started(receiver: configuration.receiver, integration: configuration.integration)
         let (stream, continuation) = AsyncStream.makeStream(of: Queued.self, bufferingPolicy: .bufferingNewest(configuration.capacity))
         queue = continuation
         worker.withLock { worker in

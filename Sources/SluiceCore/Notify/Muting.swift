@@ -25,11 +25,16 @@ struct Muting: Sendable {
     let firing: [[String: String]]
     let time: Date
 
-    /// `silence` or `inhibition` when `notification` is muted, else nil. Resolutions are never inhibited.
-    func reason(for notification: AlertNotification) -> String? {
-        if silences.contains(where: { $0.mutes(notification.labels, at: time) }) { return "silence" }
+    /// Why a notification is muted (the `reason` label of `sluice_notifications_muted_total`).
+    enum Reason: String, CaseIterable {
+        case silence, inhibition
+    }
+
+    /// Why `notification` is muted, or nil when it is not. Resolutions are never inhibited.
+    func reason(for notification: AlertNotification) -> Reason? {
+        if silences.contains(where: { $0.mutes(notification.labels, at: time) }) { return .silence }
         if notification.status == .firing, inhibitRules.contains(where: { $0.inhibits(notification.labels, firing: firing) }) {
-            return "inhibition"
+            return .inhibition
         }
         return nil
     }

@@ -21,6 +21,13 @@ public struct NotificationMetrics: Sendable {
                                    labelNames: ["receiver"])
     }
 
+    /// Gives a receiver's series their zero values when it starts, so rates and ratios over them exist at once.
+    func started(receiver: String, integration: String) {
+        for outcome in ["delivered", "failed"] { _ = notifications.labels(receiver, integration, outcome) }
+        queue.labels(receiver).set(0)
+        _ = dropped.labels(receiver)
+    }
+
     func finished(receiver: String, integration: String, outcome: String) {
         notifications.labels(receiver, integration, outcome).increment()
     }

@@ -91,5 +91,7 @@ public struct StreamMetrics: Sendable {
         _ = messages.labels(tenant, "accepted")
         _ = messages.labels(tenant, "rejected")
         _ = restarts.labels(tenant)
+        _ = throttled.labels(tenant, TenantStream.Refusal.backpressure.rawValue)
+        _ = throttled.labels(tenant, TenantStream.Refusal.rateLimited.rawValue)
     }
 }
