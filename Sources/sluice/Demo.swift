@@ -11,7 +11,8 @@ struct Demo: AsyncParsableCommand {
             Starts `sluice serve` (every serve option applies; --config defaults to examples) and, once it listens, \
             sends it batch files for tenant-a and tenant-b (a share of bad rows, now and then an all-bad file) and \
             stream messages for tenant-c (a share the stream app drops, and a burst every four minutes that meets \
-            backpressure), printing where to look and its progress, until Ctrl-C or --duration.
+            backpressure) and tenant-d (whose stream app slows down three minutes in eight, so the monitor scales it \
+            up and back down), printing where to look and its progress, until Ctrl-C or --duration.
             """)
 
     @OptionGroup var serve: Serve

@@ -4,9 +4,10 @@ import SluiceOutbound
 import Synchronization
 
 /// The demo's load, sent over HTTP to the service it runs beside: batch files for the example batch tenants
-/// (valid rows from their schema, about 3 % of them bad, every eighth file all bad) and stream messages for the
-/// example stream tenant (a share without a reading, which its stream app drops), with a burst every four minutes
-/// big enough to meet backpressure; progress printed every ten seconds.
+/// (valid rows from their schema, about 3 % of them bad, every eighth file all bad); stream messages for tenant-c
+/// (a share without a reading, which its stream app drops), with a burst every four minutes big enough to meet
+/// backpressure, and a steady 40 a second for tenant-d, whose app has slow periods of its own; progress printed
+/// every ten seconds.
 final class DemoLoad: Sendable {
     let base: String
     let keys: [String: String]
@@ -38,7 +39,10 @@ final class DemoLoad: Sendable {
         printWhereToLook(batch: batch, stream: stream)
         await withTaskGroup(of: Void.self) { group in
             for tenant in batch { group.addTask { await self.batchFiles(tenant) } }
-            for tenant in stream {
+            for tenant in stream where tenant.id == "tenant-d" {
+                group.addTask { await self.machineReadings(tenant) }
+            }
+            for tenant in stream where tenant.id != "tenant-d" {
                 group.addTask { await self.streamMessages(tenant) }
                 group.addTask { await self.bursts(tenant) }
             }
@@ -114,6 +118,22 @@ final class DemoLoad: Sendable {
         }
     }
 
+    /// tenant-d: 20 machine readings every half second, 1 in 100 without a machine id. Its app slows down by itself
+    /// three minutes in every eight: the backlog grows, StreamLatencyHigh scales it up, then back down.
+    private func machineReadings(_ tenant: TenantDefinition) async {
+        var number = 0
+        while !Task.isCancelled {
+            let now = Int(Date().timeIntervalSince1970 * 1000)
+            let body = (0..<20).map { index in
+                number += 1
+                return number % 100 == 0 ? #"{"at": \#(now + index), "rpm": 0}"#
+                    : #"{"machine":"m-\#(number % 40)","at":\#(now + index),"rpm":\#(1200 + number % 300)}"#
+            }.joined(separator: "\n")
+            await postMessages(tenant, count: 20, body: body)
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
     private func sendMessages(_ tenant: TenantDefinition, count: Int, first: Int) async {
         let now = Int(Date().timeIntervalSince1970 * 1000)
         let body = (0..<count).map { index in
@@ -122,6 +142,10 @@ final class DemoLoad: Sendable {
                 ? #"{"device": {"id": "\#(sensor)", "site": "hall"}, "reading": {"t": \#(now + index)}}"#
                 : #"{"device": {"id": "\#(sensor)", "site": "hall"}, "reading": {"t": \#(now + first + index), "fahrenheit": \#(60 + (first + index) % 25)}}"#
         }.joined(separator: "\n")
+        await postMessages(tenant, count: count, body: body)
+    }
+
+    private func postMessages(_ tenant: TenantDefinition, count: Int, body: String) async {
         let answer = await post("/api/v1/tenants/\(tenant.id)/stream", key: tenant.id, body: Array(body.utf8))
         counts.withLock {
             $0.messages += count

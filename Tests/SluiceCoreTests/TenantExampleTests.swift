@@ -148,7 +148,7 @@ enum TenantFixtures {
 
     @Test(arguments: [
         "examples/tenants/tenant-a.yaml", "examples/tenants/tenant-b.yaml", "examples/tenants/tenant-c.yaml",
-        "examples/seeds/client_a.json", "examples/seeds/client_b.json",
+        "examples/tenants/tenant-d.yaml", "examples/seeds/client_a.json", "examples/seeds/client_b.json",
     ])
     func encodedJSONParsesBackToTheSameDefinition(path: String) throws {
         let original = try TenantFixtures.parse(path).definition

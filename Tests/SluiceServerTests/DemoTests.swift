@@ -4,8 +4,9 @@ import Testing
 
 /// `sluice demo` as users run it, a real process on its embedded PostgreSQL with the example configuration:
 /// it prints where to look, sends batch files for tenant-a and tenant-b that are ingested (with rejects) and
-/// stream messages for tenant-c that are accepted, reports its progress, and stops cleanly after --duration
-/// with every request answered (its load stops before the service).
+/// stream messages for tenant-c and tenant-d that are accepted (and some dropped), all seen in /metrics while it
+/// runs, reports its progress, and stops cleanly after --duration with every request answered (its load stops
+/// before the service).
 @Suite struct DemoTests {
     @Test func theDemoFeedsTheExampleTenantsAndStopsCleanly() async throws {
         let data = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-demo")
@@ -13,6 +14,19 @@ import Testing
             "demo", "--config", SluiceProcess.packageRoot + "/examples", "--data-dir", data, "--listen", "127.0.0.1:0",
             "--operations-listen", "none", "--duration", "30",
         ], installedBy: "swift build --build-tests")
+        // While it runs, /metrics shows every example tenant's load arriving.
+        try await waitUntil("the demo prints where it listens", timeout: .seconds(120), interval: .milliseconds(200)) {
+            demo.log.contains("Sluice listens on http://127.0.0.1:") || !demo.isRunning
+        }
+        let port = try #require(demo.log.firstMatch(of: /Sluice listens on http:\/\/127\.0\.0\.1:(\d+)/).flatMap { UInt16($0.output.1) })
+        let alive = [#"sluice_ingest_rows_total{tenant="tenant-a"}"#, #"sluice_ingest_files_total{tenant="tenant-b",outcome="partial"}"#,
+                     #"sluice_stream_messages_total{tenant="tenant-c",outcome="accepted"}"#, #"sluice_stream_messages_total{tenant="tenant-d",outcome="accepted"}"#,
+                     #"sluice_stream_messages_total{tenant="tenant-d",outcome="rejected"}"#]
+        try await waitUntil("every example tenant's load shows in /metrics", timeout: .seconds(60), interval: .milliseconds(500)) {
+            guard demo.isRunning else { throw TestClientError("the demo stopped early:\n\(demo.log.suffix(3000))") }
+            let metrics = try await TestHTTPClient(port: port).get("/metrics").text
+            return alive.allSatisfy { (metricValue(metrics, $0) ?? 0) > 0 }
+        }
         try await waitUntil("the demo stops after its duration", timeout: .seconds(300), interval: .milliseconds(200)) { !demo.isRunning }
         let log = demo.log
         #expect(demo.exitStatus == 0, "\(log.suffix(3000))")

@@ -123,7 +123,8 @@ import Testing
         #expect(try instances.first?.decode(Int.self, "n") == 2)
         // Both loaded the same configuration directory; each tenant exists once.
         let tenants = try connection.query("SELECT count(*)::int AS n FROM sluice.tenants")
-        #expect(try tenants.first?.decode(Int.self, "n") == 3)
+        let examples = try FileManager.default.contentsOfDirectory(atPath: "examples/tenants").filter { $0.hasSuffix(".yaml") }
+        #expect(try tenants.first?.decode(Int.self, "n") == examples.count && examples.count == 4)
 
         #expect(try await first.terminate() == 0)
         #expect(try await second.terminate() == 0)

@@ -44,10 +44,7 @@ import Testing
 
     @Test func theExampleAppReshapesMessagesAndDropsWhatItCannotUse() async throws {
         try await InProcessSluice.with { sluice in
-            let example = try String(contentsOf: Self.repository.appendingPathComponent("examples/tenants/tenant-c.yaml"), encoding: .utf8)
-            let app = Self.repository.appendingPathComponent("examples/apps/reshape-readings.sh").path
-            let key = try await sluice.createTenant(example.replacingOccurrences(of: "[apps/reshape-readings.sh]", with: "[\(app)]"),
-                                                    contentType: "application/yaml")
+            let key = try await Self.createExample(sluice, "tenant-c", app: "reshape-readings.sh")
             let body = [
                 #"{"device": {"id": "s-17", "site": "hall"}, "reading": {"t": 1700000000000, "fahrenheit": 70.7}}"#,
                 #"{"device": {"id": "s-18"}, "reading": {}}"#,
@@ -69,6 +66,29 @@ import Testing
             let instance = try #require((instances["instances"] as? [[String: Any]])?.first)
             #expect(instance["kind"] as? String == "external" && instance["pid"] is Int)
         }
+    }
+
+    @Test func theSecondExampleAppAddsEachMachinesLine() async throws {
+        try await InProcessSluice.with { sluice in
+            let key = try await Self.createExample(sluice, "tenant-d", app: "enrich-readings.sh")
+            let body = [#"{"machine":"m-7","at":1700000000000,"rpm":1450}"#, #"{"at":1700000000000,"rpm":0}"#,
+                        #"{"machine":"m-12","at":1700000000001,"rpm":900.5}"#].joined(separator: "\n")
+            let response = try await StreamTests.post(sluice, "tenant-d", key: key, body)
+            let answer = try response.json()
+            #expect(response.status == 200 && answer["accepted"] as? Int == 2 && answer["rejected"] as? Int == 1, "\(answer)")
+            #expect((answer["rejects"] as? [[String: Any]])?.first?["message"] as? String == "no machine id")
+            let rows = try sluice.query("SELECT machine, line, rpm FROM \"tenant-d\".machine_readings ORDER BY machine")
+            #expect(try rows.map { try $0.decode(String.self, "machine") } == ["m-12", "m-7"])
+            #expect(try rows.map { try $0.decode(String.self, "line") } == ["line-1", "line-4"])
+            #expect(try rows.first?.decode(Double.self, "rpm") == 900.5)
+        }
+    }
+
+    /// Creates the example tenant `id` through the API, its stream app `app` given by absolute path.
+    private static func createExample(_ sluice: InProcessSluice, _ id: String, app: String) async throws -> String {
+        let example = try String(contentsOf: repository.appendingPathComponent("examples/tenants/\(id).yaml"), encoding: .utf8)
+        let path = repository.appendingPathComponent("examples/apps/\(app)").path
+        return try await sluice.createTenant(example.replacingOccurrences(of: "[apps/\(app)]", with: "[\(path)]"), contentType: "application/yaml")
     }
 
     @Test func aCrashRestartsTheAppAndItsUnansweredMessagesAreRedeliveredOnce() async throws {

@@ -156,7 +156,7 @@ import Testing
         try await InProcessSluice.with(configDirectory: "examples") { sluice in
             let listed = try await sluice.send("GET", "/api/v1/tenants", token: Self.admin)
             let tenants = try #require(try listed.json()["tenants"] as? [[String: Any]])
-            #expect(tenants.compactMap { $0["id"] as? String } == ["tenant-a", "tenant-b", "tenant-c"])
+            #expect(tenants.compactMap { $0["id"] as? String } == ["tenant-a", "tenant-b", "tenant-c", "tenant-d"])
             #expect(tenants.allSatisfy { ($0["source"] as? String)?.hasPrefix("config:") == true })
             let connection = try PostgresConnection(connectionString: sluice.databaseURL)
             defer { connection.close() }
