@@ -3,11 +3,11 @@ import SluiceCore
 import SluiceOutbound
 import Synchronization
 
-/// The demo's load, sent over HTTP to the service it runs beside: batch files for the example batch tenants
-/// (valid rows from their schema, about 3 % of them bad, every eighth file all bad); stream messages for tenant-c
-/// (a share without a reading, which its stream app drops), with a burst every four minutes big enough to meet
-/// backpressure, and a steady 40 a second for tenant-d, whose app has slow periods of its own; progress printed
-/// every ten seconds.
+/// The demo's load, sent over HTTP to the service it runs beside, to every example tenant: batch files (valid rows
+/// from their schema, about 3 % of them bad, every eighth file all bad) and stream messages: records of their
+/// schema for the tenants without a stream app; device messages for tenant-c (a share without a reading, which its
+/// stream app drops), with a burst every four minutes big enough to meet backpressure; a steady 40 a second for
+/// tenant-d, whose app has slow periods of its own. Progress is printed every ten seconds.
 final class DemoLoad: Sendable {
     let base: String
     let keys: [String: String]
@@ -34,17 +34,20 @@ final class DemoLoad: Sendable {
 
     /// Sends until cancelled.
     func run() async {
-        let batch = definitions.filter { $0.streamApp == nil && keys[$0.id] != nil }
-        let stream = definitions.filter { $0.streamApp != nil && keys[$0.id] != nil }
-        printWhereToLook(batch: batch, stream: stream)
+        let tenants = definitions.filter { keys[$0.id] != nil }
+        printWhereToLook(tenants)
         await withTaskGroup(of: Void.self) { group in
-            for tenant in batch { group.addTask { await self.batchFiles(tenant) } }
-            for tenant in stream where tenant.id == "tenant-d" {
-                group.addTask { await self.machineReadings(tenant) }
-            }
-            for tenant in stream where tenant.id != "tenant-d" {
-                group.addTask { await self.streamMessages(tenant) }
-                group.addTask { await self.bursts(tenant) }
+            for tenant in tenants {
+                group.addTask { await self.batchFiles(tenant) }
+                switch tenant.id {
+                case "tenant-c":
+                    group.addTask { await self.deviceMessages(tenant) }
+                    group.addTask { await self.bursts(tenant) }
+                case "tenant-d":
+                    group.addTask { await self.machineReadings(tenant) }
+                default:
+                    group.addTask { await self.records(tenant) }
+                }
             }
             group.addTask { await self.progress() }
         }
@@ -56,33 +59,34 @@ final class DemoLoad: Sendable {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
-    private func printWhereToLook(batch: [TenantDefinition], stream: [TenantDefinition]) {
+    private func printWhereToLook(_ tenants: [TenantDefinition]) {
         let metrics = base + "/metrics"
         say("""
             sluice demo: Sluice listens on \(base); load starts now (Ctrl-C stops both).
-              batch tenants: \(batch.map(\.id).joined(separator: ", ")); stream tenants: \(stream.map(\.id).joined(separator: ", "))
+              tenants: \(tenants.map(\.id).joined(separator: ", ")), each sent batch files and stream messages
               metrics:  curl -s \(metrics) | grep ^sluice_ingest   (also on the operations listener, if any)
-              reports:  curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/\(batch.first?.id ?? "tenant-a")/reports?limit=5'
+              reports:  curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/\(tenants.first?.id ?? "tenant-a")/reports?limit=5'
               series:   curl -s -H "Authorization: Bearer $ADMIN" '\(base)/api/v1/tenants/*/series?metric=ingest_rows_per_second'
               alerts:   curl -s -H "Authorization: Bearer $ADMIN" \(base)/api/v1/alerts
               (ADMIN is the admin token: the credentials directory's admin-token file.) Dashboards: dashboards/, README.
             """)
     }
 
-    /// A file every 3 s: mostly good rows with some bad ones, every eighth all bad.
+    /// A file every 3 s, CSV or else NDJSON as the tenant takes: mostly good rows with some bad ones, every eighth
+    /// file all bad.
     private func batchFiles(_ tenant: TenantDefinition) async {
+        let csv = tenant.fileTypes.contains(FileType(.csv))
+        let bad = csv ? "not,a,valid,row" : #"{"not": "a valid record"}"#
         var number = 0
         while !Task.isCancelled {
             number += 1
             let allBad = number % 8 == 0
-            var lines: [String] = []
-            SampleDataGenerator(definition: tenant, seed: UInt64(number)).generate(rows: 300, format: .csv) { bytes in
-                lines += String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            }
+            let lines = generated(tenant, rows: 300, format: csv ? .csv : .ndjson, seed: number)
             let body = lines.enumerated().map { index, line in
-                index > 0 && !line.isEmpty && (allBad || index % 33 == 0) ? "not,a,valid,row" : line
+                (index > 0 || !csv) && !line.isEmpty && (allBad || index % 33 == 0) ? bad : line
             }.joined(separator: "\n")
-            let answer = await post("/api/v1/tenants/\(tenant.id)/files?name=demo-\(number).csv", key: tenant.id, body: Array(body.utf8))
+            let name = "demo-\(number).\(csv ? "csv" : "ndjson")"
+            let answer = await post("/api/v1/tenants/\(tenant.id)/files?name=\(name)", key: tenant.id, body: Array(body.utf8))
             counts.withLock {
                 $0.files += 1
                 if allBad { $0.badFiles += 1 }
@@ -92,8 +96,28 @@ final class DemoLoad: Sendable {
         }
     }
 
-    /// 100 messages every half second, 2 % of them without a reading.
-    private func streamMessages(_ tenant: TenantDefinition) async {
+    /// The lines of `rows` generated rows of the tenant's schema (and the header, for CSV).
+    private func generated(_ tenant: TenantDefinition, rows: Int, format: SampleDataGenerator.Format, seed: Int) -> [String] {
+        var lines: [String] = []
+        SampleDataGenerator(definition: tenant, seed: UInt64(seed)).generate(rows: rows, format: format) { bytes in
+            lines += String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        return lines
+    }
+
+    /// A tenant without a stream app of its own: 20 records of its schema every second, through its ingest app.
+    private func records(_ tenant: TenantDefinition) async {
+        var number = 0
+        while !Task.isCancelled {
+            number += 1
+            let lines = generated(tenant, rows: 20, format: .ndjson, seed: 1_000_000 + number).filter { !$0.isEmpty }
+            await postMessages(tenant, count: lines.count, body: lines.joined(separator: "\n"))
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// tenant-c: 100 device messages every half second, 2 % of them without a reading.
+    private func deviceMessages(_ tenant: TenantDefinition) async {
         var number = 0
         while !Task.isCancelled {
             number += 1
