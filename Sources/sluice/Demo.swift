@@ -9,10 +9,10 @@ struct Demo: AsyncParsableCommand {
         abstract: "Run Sluice with the example tenants and feed it a steady, varied load.",
         discussion: """
             Starts `sluice serve` (every serve option applies; --config defaults to examples) and, once it listens, \
-            sends it batch files for tenant-a and tenant-b (a share of bad rows, now and then an all-bad file) and \
-            stream messages for tenant-c (a share the stream app drops, and a burst every four minutes that meets \
-            backpressure) and tenant-d (whose stream app slows down three minutes in eight, so the monitor scales it \
-            up and back down), printing where to look and its progress, until Ctrl-C or --duration.
+            sends every example tenant batch files (a share of bad rows, now and then an all-bad file) and stream \
+            messages: tenant-c's include a burst every four minutes that meets backpressure, and tenant-d's stream \
+            app slows down three minutes in eight, so the monitor scales it up and back down. It prints where to \
+            look and its progress, until Ctrl-C or --duration.
             """)
 
     @OptionGroup var serve: Serve
