@@ -15,7 +15,7 @@ struct Demo: AsyncParsableCommand {
             look and its progress, until Ctrl-C or --duration.
             """)
 
-    @OptionGroup var serve: Serve
+    @OptionGroup var serve: ServeOptions
 
     @Option(help: "Seconds to send load once Sluice listens, then stop (0: until Ctrl-C).")
     var duration: Double = 0
