@@ -53,6 +53,18 @@ static inline size_t CMicroHTTPD_unescape_keeping_controls(void *cls, struct MHD
     return (size_t) (out - text);
 }
 
+/// A response whose body `reader` produces while it is sent: its size unknown, so HTTP/1.1 sends it chunked.
+/// `release` is called with `context` once libmicrohttpd is done with the response.
+static inline struct MHD_Response *CMicroHTTPD_create_streaming_response(
+    size_t block_size, MHD_ContentReaderCallback reader, void *context, MHD_ContentReaderFreeCallback release)
+{
+    return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_size, reader, context, release);
+}
+
+/// What a content reader returns at the end of the body, and to abort it (the connection is closed).
+static const ssize_t CMicroHTTPD_content_reader_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
+static const ssize_t CMicroHTTPD_content_reader_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;
+
 /// `MHD_start_daemon` is variadic and therefore unavailable in Swift: this wrapper passes the
 /// options as an `MHD_OPTION_ARRAY`, including the callbacks and their context pointer.
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(

@@ -21,8 +21,18 @@ enum ContentEncoding {
     /// Bodies smaller than this are sent as they are: gzip would not pay for its header.
     static let minimumSize = 1024
 
-    /// Compresses `response` in place when appropriate; always marks it as varying by `Accept-Encoding`.
+    /// Compresses `response` in place when appropriate; always marks it as varying by `Accept-Encoding`. A
+    /// streamed body is marked gzip'd here and compressed as it is written.
     static func apply(to response: inout HTTPResponse, acceptEncoding: String?) {
+        if response.produceBody != nil {
+            guard !response.headers.contains("Content-Encoding") else { return }
+            response.headers.replace("Vary", "Accept-Encoding")
+            if HTTPContentNegotiation.acceptsGzip(acceptEncoding) {
+                response.headers.replace("Content-Encoding", "gzip")
+                response.gzipsProducedBody = true
+            }
+            return
+        }
         guard response.body.count >= minimumSize, !response.headers.contains("Content-Encoding") else { return }
         response.headers.replace("Vary", "Accept-Encoding")
         guard HTTPContentNegotiation.acceptsGzip(acceptEncoding), let compressed = try? Gzip.compress(response.body) else { return }

@@ -31,6 +31,9 @@ final class Exchange: Sendable {
         /// Where the body rate's current window began (see ``abandonIfBodyTooSlow(minimumBytesPerSecond:window:)``).
         var rateWindowStart = ContinuousClock.now
         var rateWindowBytes = 0
+        /// A streamed response's body, and the task producing it.
+        var responseWriter: HTTPResponseBodyWriter?
+        var producer: Task<Void, Never>?
     }
 
     let connection: ConnectionHandle
@@ -112,11 +115,15 @@ final class Exchange: Sendable {
 
     /// libmicrohttpd is done with the request: fail an unfinished body, cancel the handler.
     func requestCompleted(_ termination: MHD_RequestTerminationCode) -> HTTPRequestLog {
-        let (task, bodyFinished, status, received, sent) = state.withLock { state in
+        let (task, bodyFinished, status, received, sent, writer, producer) = state.withLock { state in
             state.completed = true
             state.suspended = false
-            return (state.task, state.bodyFinished, state.status, state.bytesReceived, state.bytesSent)
+            return (state.task, state.bodyFinished, state.status, state.bytesReceived, state.bytesSent, state.responseWriter,
+                    state.producer)
         }
+        // A streamed response stops being produced (a no-op when it ended).
+        writer?.fail(HTTPResponseAborted(code: termination == .REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutting_down" : "client_disconnected"))
+        producer?.cancel()
         if !bodyFinished, let body {
             let code: String
             switch termination {
@@ -129,7 +136,7 @@ final class Exchange: Sendable {
         if status == nil { task?.cancel() }
         return HTTPRequestLog(method: method, routeTemplate: routeTemplate, status: status,
                               durationSeconds: started.duration(to: .now).secondsValue, bytesReceived: received,
-                              bytesSent: sent, remoteAddress: remoteAddress)
+                              bytesSent: writer?.bytesSent ?? sent, remoteAddress: remoteAddress)
     }
 
     // MARK: Called from any thread
@@ -147,11 +154,12 @@ final class Exchange: Sendable {
 
     /// Shutdown gave up waiting: make the connection close at its next turn.
     func abortForShutdown() {
-        let resume = state.withLock { state -> Bool in
-            guard !state.completed else { return false }
+        let (resume, writer) = state.withLock { state -> (Bool, HTTPResponseBodyWriter?) in
+            guard !state.completed else { return (false, nil) }
             state.abortRequested = true
-            return takeSuspension(&state)
+            return (takeSuspension(&state), state.responseWriter)
         }
+        writer?.fail(HTTPResponseAborted(code: "shutting_down"))
         if resume { MHD_resume_connection(connection.pointer) }
     }
 
@@ -162,8 +170,8 @@ final class Exchange: Sendable {
         }
     }
 
-    /// The body consumer drained the buffer: read from the socket again.
-    fileprivate func wake() {
+    /// The body consumer drained the buffer, or a streamed response has more: go on with the connection.
+    func wake() {
         let resume = state.withLock { state -> Bool in
             guard !state.completed else { return false }
             return takeSuspension(&state)
@@ -184,7 +192,7 @@ final class Exchange: Sendable {
         return false
     }
 
-    private func suspendUnlessWoken() {
+    func suspendUnlessWoken() {
         state.withLock { state in
             if state.wakeupPending || state.response != nil || state.abortRequested {
                 state.wakeupPending = false
@@ -216,6 +224,7 @@ final class Exchange: Sendable {
             defer { state.response = nil }
             return state.response
         }) else { return .YES }
+        if let produce = response.produceBody { return queueStreamedResponse(response, produce) }
         let mhdResponse = response.body.withUnsafeBytes { bytes in
             MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
                                             .RESPMEM_MUST_COPY)

@@ -1,15 +1,29 @@
 import Foundation
 
-/// A complete HTTP response.
+/// An HTTP response: complete, or with a body produced while it is sent.
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Writes the body after the head is sent, instead of `body` (see ``streaming(status:headers:_:)``).
+    public var produceBody: (@Sendable (HTTPResponseBodyWriter) async throws -> Void)?
+    /// Whether the transport gzips what `produceBody` writes (set by content negotiation).
+    var gzipsProducedBody = false
 
     public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A response whose body `produce` writes while it is sent, in bounded memory whatever its size (chunked, and
+    /// gzip'd when the client accepts it). An error thrown once the head is sent can only cut the body short: the
+    /// connection is closed without the body's end, which clients report as an incomplete transfer.
+    public static func streaming(status: Int = 200, headers: HTTPHeaders,
+                                 _ produce: @escaping @Sendable (HTTPResponseBodyWriter) async throws -> Void) -> HTTPResponse {
+        var response = HTTPResponse(status: status, headers: headers)
+        response.produceBody = produce
+        return response
     }
 
     /// A response carrying `value` encoded as JSON.

@@ -259,6 +259,21 @@ public final class TestConnection: @unchecked Sendable {
         return nil
     }
 
+    /// Reads until the peer closes or `limit` bytes arrived, keeping nothing (for bodies too big to hold): the
+    /// number of bytes read, head included.
+    public func discard(upTo limit: Int = .max) throws -> Int {
+        var total = buffer.count
+        buffer = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while total < limit {
+            let read = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if read < 0 && errno != ECONNRESET { throw TestClientError("recv failed: \(String(cString: strerror(errno)))") }
+            if read <= 0 { break }
+            total += read
+        }
+        return total
+    }
+
     /// Reads what is available; `0` at EOF.
     private func fill() throws -> Int? {
         var chunk = [UInt8](repeating: 0, count: 65536)

@@ -1,9 +1,13 @@
 import Foundation
 import Logging
+import Synchronization
 import SluiceCompression
 import SluiceHTTP
 import SluiceTestSupport
 import Testing
+
+/// How `/endless`'s producer stopped, once it has.
+let endlessStreamStopped = Mutex<String?>(nil)
 
 /// A server on an ephemeral loopback port with routes that exercise the transport (shared by the transport suites).
 func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
@@ -33,6 +37,25 @@ func withServer<T>(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in
                 }
             }
             return .json(["bytes": total])
+        }),
+        Route(.get, "/lines/{count}", .streaming { request, _ in
+            let count = Int(request.pathParameter("count")) ?? 0
+            return .streaming(headers: ["Content-Type": "text/plain"]) { writer in
+                for start in stride(from: 0, to: count, by: 1000) {
+                    try await writer.write(Array((start..<min(start + 1000, count)).map { "line \($0)\n" }.joined().utf8))
+                    if start % 10_000 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+                }
+            }
+        }),
+        Route(.get, "/endless", .streaming { _, _ in
+            .streaming(headers: ["Content-Type": "application/octet-stream"]) { writer in
+                do {
+                    while true { try await writer.write([UInt8](repeating: 0x61, count: 65536)) }
+                } catch {
+                    endlessStreamStopped.withLock { $0 = "\(error)" }
+                    throw error
+                }
+            }
         }),
         Route(.get, "/slow", .streaming { _, _ in
             try await Task.sleep(for: .milliseconds(500))
