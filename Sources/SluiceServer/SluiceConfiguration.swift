@@ -27,6 +27,8 @@ public struct SluiceConfiguration: Sendable {
     public var stream = StreamManager.Configuration()
     /// The monitor: how often rules are evaluated (their directory is the configuration directory).
     public var monitor = Monitor.Configuration()
+    /// Reading records back: statement timeout, page size in bytes, export batches.
+    public var records = TenantRecords.Configuration()
     /// How often this process records whether it is ready (the `readiness_availability` series).
     public var readinessProbeInterval: Duration = .seconds(15)
     /// The URL operators reach Sluice at, for the links in notifications (`externalURL`, `generatorURL`); nil

@@ -182,6 +182,8 @@ public final class SluiceService: Sendable {
                             + StreamRoutes(manager: stream, rejects: RejectLog(pool: pool), auth: auth).routes
                             + FileRoutes(uploads: uploads, ingest: ingest, rejects: RejectLog(pool: pool), auth: auth).routes
                             + ReportRoutes(reports: IngestionReports(pool: pool), auth: auth).routes
+                            + RecordRoutes(records: TenantRecords(pool: pool, tenants: tenants, configuration: configuration.records),
+                                           auth: auth).routes
                             + SeriesRoutes(store: SeriesStore(pool: pool), auth: auth).routes
                             + AlertRoutes(monitor: monitor, deliveries: DeliveryLog(pool: pool), auth: auth,
                                           webhookToken: configuration.alertsWebhookToken).routes

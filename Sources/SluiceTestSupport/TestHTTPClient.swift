@@ -187,7 +187,9 @@ public final class TestConnection: @unchecked Sendable {
         return try readResponse(method: method)
     }
 
-    public func readResponse(method: String) throws -> TestHTTPResponse {
+    /// Reads a response, handing its body to `sink` chunk by chunk instead of keeping it (for bodies too big to
+    /// hold); the response returned has an empty body then.
+    public func readResponse(method: String, sink: (([UInt8]) -> Void)? = nil) throws -> TestHTTPResponse {
         let head = try readHead()
         var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         let statusLine = lines.removeFirst()
@@ -208,7 +210,8 @@ public final class TestConnection: @unchecked Sendable {
                 let sizeLine = try readLine()
                 guard let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else { throw TestClientError("bad chunk size") }
                 if size == 0 { _ = try readLine(); break }
-                body += try readExactly(size)
+                let chunk = try readExactly(size)
+                if let sink { sink(chunk) } else { body += chunk }
                 _ = try readLine()
             }
         } else {

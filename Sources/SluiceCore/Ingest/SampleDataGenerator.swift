@@ -50,7 +50,7 @@ public struct SampleDataGenerator: Sendable {
                 buffer += Array(values.map { $0.text.map(csvEscaped) ?? "" }
                     .joined(separator: String(UnicodeScalar(definition.csv.delimiter))).utf8)
             case .ndjson:
-                let members = zip(fields, values).map { field, value in "\(jsonString(field.name)):\(value.json)" }
+                let members = zip(fields, values).map { field, value in "\(TextEscaping.jsonString(field.name)):\(value.json)" }
                 buffer += Array("{\(members.joined(separator: ","))}".utf8)
             }
             buffer.append(UInt8(ascii: "\n"))
@@ -88,7 +88,7 @@ public struct SampleDataGenerator: Sendable {
         switch field.type {
         case .string:
             let text = isKey ? "\(field.name.lowercased())-\(row)" : "\(field.name.lowercased())-\(draw % 1000)"
-            return Value(text: text, json: jsonString(text))
+            return Value(text: text, json: TextEscaping.jsonString(text))
         case .int:
             let number = isKey ? row % Int(Int32.max) : Int(draw % 100_000)
             return Value(text: String(number), json: String(number))
@@ -104,7 +104,7 @@ public struct SampleDataGenerator: Sendable {
         case .date:
             let day = isKey ? row % 36_500 : Int(draw % 3650)
             let text = Self.dateFormatter.string(from: Date(timeIntervalSince1970: 1_600_000_000 + Double(day) * 86_400))
-            return Value(text: text, json: jsonString(text))
+            return Value(text: text, json: TextEscaping.jsonString(text))
         case .timestampMillis:
             let milliseconds = 1_700_000_000_000 + (isKey ? row * 1000 : Int(draw % 86_400_000))
             return Value(text: String(milliseconds), json: String(milliseconds))
@@ -120,26 +120,8 @@ public struct SampleDataGenerator: Sendable {
     }()
 
     private func csvEscaped(_ text: String) -> String {
-        let delimiter = Character(UnicodeScalar(definition.csv.delimiter))
-        let quote = Character(UnicodeScalar(definition.csv.quote))
-        guard text.contains(where: { $0 == delimiter || $0 == quote || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\(quote)\(text.replacingOccurrences(of: String(quote), with: "\(quote)\(quote)"))\(quote)"
-    }
-
-    private func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
+        TextEscaping.csvField(text, delimiter: Character(UnicodeScalar(definition.csv.delimiter)),
+                              quote: Character(UnicodeScalar(definition.csv.quote)))
     }
 }
 
