@@ -105,6 +105,16 @@ import Testing
         }
     }
 
+    @Test func aQueryOverItsStatementTimeoutIsRefusedClearly() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1, configure: { $0.records.statementTimeout = .milliseconds(1) }) { sluice in
+            let key = try await sluice.createTenant(tenantYAML("rec-slow"), contentType: "application/yaml")
+            _ = try await sluice.uploadAndWait("rec-slow", key: key, name: "a.csv", Self.readings(100_000))
+            // No record has this note: every row's is looked at, far longer than a millisecond.
+            let answer = try await sluice.send("GET", "/api/v1/tenants/rec-slow/records?note=absent", token: key)
+            #expect(answer.status == 503 && answer.text.contains("query_timeout"), "\(answer.text)")
+        }
+    }
+
     @Test func anotherTenantsKeyFindsNothingAndTheAdminReadsAll() async throws {
         try await InProcessSluice.with(ingestWorkers: 1) { sluice in
             let key = try await sluice.createTenant(tenantYAML("rec-own"), contentType: "application/yaml")
