@@ -65,10 +65,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The one layer that maps HTTP routes onto domain services.
+        // Its resources: the web console's static files and the OpenAPI description, served from memory.
         .target(name: "SluiceAPI", dependencies: [
             "SluiceHTTP", "SluiceCore", "SluiceMetrics",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+            .product(name: "Yams", package: "Yams"),
+        ], resources: [.copy("Resources")]),
         // Composition root: configuration, embedded PostgreSQL, lifecycle, signals.
         // Outbound transport: alert notifications' HTTP(S) (and SMTP) through libcurl, behind the domain's protocols.
         .target(name: "SluiceOutbound", dependencies: ["CCurl", "SluiceCommon", "SluiceCore"]),

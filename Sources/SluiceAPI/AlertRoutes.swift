@@ -39,6 +39,23 @@ public struct AlertRoutes: Sendable {
                     return .json(["events": events.map(AlertBody.init)])
                 }
             }),
+            Route(.get, "/api/v1/tenants/{tenant}/alerts", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    return .json(["alerts": try await monitor.store.active(tenant: tenant).map(AlertBody.init)])
+                }
+            }),
+            Route(.get, "/api/v1/tenants/{tenant}/alerts/history", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let (from, to) = try ReportRoutes.window(request)
+                    let limit = try request.integer("limit", in: 1...10_000, default: 1000)
+                    let events = try await monitor.store.history(from: from, to: to, tenant: tenant, limit: limit)
+                    return .json(["events": events.map(AlertBody.init)])
+                }
+            }),
             Route(.get, "/api/v1/notifications", .streaming { request, _ in
                 try await answering {
                     try auth.requireAdmin(request)

@@ -86,6 +86,14 @@ public struct StreamRoutes: Sendable {
                     return .json(record)
                 }
             }),
+            Route(.get, "/api/v1/tenants/{tenant}/stream/actions", .streaming { request, _ in
+                try await answering {
+                    let tenant = request.pathParameter("tenant")
+                    try await auth.requireTenant(request, tenant)
+                    let limit = try request.integer("limit", in: 1...1000, default: 100)
+                    return .json(["actions": try await manager.actions(tenant: tenant, limit: limit)])
+                }
+            }),
             Route(.get, "/api/v1/stream/actions", .streaming { request, _ in
                 try await answering {
                     try auth.requireAdmin(request)

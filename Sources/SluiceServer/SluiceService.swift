@@ -187,7 +187,8 @@ public final class SluiceService: Sendable {
                             + SeriesRoutes(store: SeriesStore(pool: pool), auth: auth).routes
                             + AlertRoutes(monitor: monitor, deliveries: DeliveryLog(pool: pool), auth: auth,
                                           webhookToken: configuration.alertsWebhookToken).routes
-                            + SilenceRoutes(silences: monitor.silences, auth: auth).routes)
+                            + SilenceRoutes(silences: monitor.silences, auth: auth).routes
+                            + OpenAPIRoutes().routes + ConsoleRoutes().routes)
         let server = HTTPServer(configuration: configuration.http, router: router, logger: logger,
                                 onRequestCompleted: { httpMetrics.record($0) })
         let operations = configuration.operations.map {

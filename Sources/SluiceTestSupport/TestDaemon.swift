@@ -8,7 +8,8 @@ public final class TestDaemon: Sendable {
     /// Its standard output and error.
     public let logFile: String
 
-    public init(_ executable: String, _ arguments: [String], installedBy package: String) throws {
+    /// Runs `executable` with `arguments`, its environment this process's with `environment` added.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], installedBy package: String) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw TestClientError("\(executable) is missing: install \(package) (scripts/install-deps and scripts/install-test-tools do)")
         }
@@ -17,6 +18,7 @@ public final class TestDaemon: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = log
         process.standardError = log
