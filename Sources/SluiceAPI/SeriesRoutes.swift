@@ -69,9 +69,10 @@ public struct SeriesRoutes: Sendable {
     /// A time as Prometheus takes it: RFC 3339 or Unix seconds.
     private static func time(_ request: HTTPRequest, _ name: String) throws -> Date? {
         guard let text = request.query[name] else { return nil }
-        if let seconds = Double(text), seconds.isFinite, abs(seconds) < 253_402_300_800 { return Date(timeIntervalSince1970: seconds) }
-        guard let date = try? Date(text, strategy: .iso8601), (ReportRoutes.earliest...ReportRoutes.latest).contains(date) else {
-            throw HTTPError.badRequest("invalid_time", "\(name) must be an RFC 3339 time (2026-12-06T10:00:00Z) or Unix seconds")
+        // Either way, between 1583 and 9999 (see ReportRoutes.earliest): years before 1 failed in the store.
+        let seconds = Double(text).flatMap { $0.isFinite ? Date(timeIntervalSince1970: $0) : nil }
+        guard let date = seconds ?? (try? Date(text, strategy: .iso8601)), (ReportRoutes.earliest...ReportRoutes.latest).contains(date) else {
+            throw HTTPError.badRequest("invalid_time", "\(name) must be an RFC 3339 time (2026-12-06T10:00:00Z) or Unix seconds, from 1583 to 9999")
         }
         return date
     }

@@ -32,8 +32,8 @@ func answering(_ body: () async throws -> HTTPResponse) async throws -> HTTPResp
         } catch let error as ServiceError {
             return error.httpError.response
         } catch {
-            guard let unavailable = ServiceError.storeUnavailable(error) else { throw error }
-            return unavailable.httpError.response
+            guard let answer = ServiceError.storeUnavailable(error) ?? ServiceError.unstorableValue(error) else { throw error }
+            return answer.httpError.response
         }
     }
 }

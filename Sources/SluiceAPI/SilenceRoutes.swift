@@ -41,6 +41,10 @@ public struct SilenceRoutes: Sendable {
                         throw ServiceError(.invalid, "invalid_silence",
                                            "the body must be {\"matchers\": [\"tenant=\\\"a\\\"\"], \"ends_at\": \"2026-12-07T00:00:00Z\", \"comment\": \"why\"}")
                     }
+                    let window = ReportRoutes.earliest...ReportRoutes.latest
+                    guard parsed.startsAt.map(window.contains) ?? true, window.contains(parsed.endsAt) else {
+                        throw ServiceError(.invalid, "invalid_silence", "starts_at and ends_at must be times from 1583 to 9999")
+                    }
                     let silence = try await silences.create(matchers: parsed.matchers, startsAt: parsed.startsAt, endsAt: parsed.endsAt,
                                                             comment: parsed.comment, createdBy: parsed.createdBy ?? "admin")
                     return .json(silence, status: 201)

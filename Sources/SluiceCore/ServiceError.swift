@@ -28,6 +28,13 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 
+    /// The answer for a value the store refused as a data exception (SQLSTATE class 22: U+0000 in text, a time out
+    /// of range): `400 invalid_value`, never a `500`; `nil` for any other error.
+    public static func unstorableValue(_ error: any Error) -> ServiceError? {
+        guard let error = error as? PostgresError, error.sqlStateClass == "22" else { return nil }
+        return ServiceError(.invalid, "invalid_value", "a value cannot be stored: \(error.message)")
+    }
+
     /// The answer for a store outage (see `PostgresError.isStoreUnavailable`): `503 store_unavailable` with a
     /// `Retry-After`, never a `500`; `nil` for any other error.
     public static func storeUnavailable(_ error: any Error) -> ServiceError? {

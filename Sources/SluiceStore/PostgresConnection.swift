@@ -171,6 +171,11 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private func run(_ sql: String, _ parameters: [PostgresValue], reportErrors: Bool) throws -> PostgresRows {
         let handle = try requireHandle(sql: sql)
+        // libpq takes text parameters as C strings: a NUL would silently cut the value. PostgreSQL refuses NUL in
+        // text anyway; refuse it the same way (SQLSTATE 22021), before anything is sent.
+        for case .text(let text) in parameters where text.utf8.contains(0) {
+            throw PostgresError(code: .queryFailed, message: "text values cannot hold the character U+0000", sqlState: "22021", sql: sql)
+        }
         let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { value in
             switch value {
             case .null: nil

@@ -122,7 +122,11 @@ enum TenantFixtures {
         #expect(TenantFixtures.problems(yaml: base + "\nservice_agreement: {stream: {min_instances: 3, max_instances: 2}}")
             == ["service_agreement.stream.min_instances: must not exceed max_instances (2)"])
         #expect(TenantFixtures.problems(yaml: base + "\nconstraints: {max_stream_rate: {messages_per_second: -1}}")
-            == ["constraints.max_stream_rate.messages_per_second: -1 is not a positive number"])
+            == ["constraints.max_stream_rate.messages_per_second: -1 is not a number from 0.001 to 1000000000"])
+        // Beyond the range a burst or a wait would overflow (a rate of 1e19 with no burst crashed the service).
+        for rate in ["1e19", "1e-300"] {
+            #expect(TenantFixtures.problems(yaml: base + "\nconstraints: {max_stream_rate: {messages_per_second: \(rate)}}").count == 1)
+        }
         #expect(TenantFixtures.problems(yaml: base + "\nservice_agreement: {stream: {batch_messages: 20000, linger: 5}}").count == 2)
         #expect(TenantFixtures.problems(yaml: base + "\nstream_app: {kind: declarative, steps: [{op: cast, fields: [k], to: nope}]}")
             .first?.hasPrefix("stream_app.steps[0]") == true)

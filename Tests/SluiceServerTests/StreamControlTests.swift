@@ -147,6 +147,9 @@ import Testing
             #expect(bad.status == 400 && Self.code(bad) == "invalid_action")
             let missing = try await Self.act(sluice, "inst-a", #"{"action": "scale_up"}"#)
             #expect(missing.status == 400 && Self.code(missing) == "invalid_action")
+            // A rate whose wait between messages would not fit a Duration (it crashed the service) is refused.
+            let tiny = try await Self.act(sluice, "inst-a", #"{"action": "throttle", "messages_per_second": 1e-300, "for_seconds": 60}"#)
+            #expect(tiny.status == 400 && Self.code(tiny) == "invalid_action")
             #expect(try await Self.act(sluice, "inst-a", #"{"action": "throttle", "messages_per_second": 5, "for_seconds": 60}"#).status == 200)
             #expect(try await Self.act(sluice, "inst-a", #"{"action": "resume"}"#).status == 200)
 

@@ -54,8 +54,8 @@ public enum StreamAction: Sendable, Equatable {
             self = .setDesired(try count("n", minimum: 0))
             allowed = ["n"]
         case "throttle":
-            guard let rate = parameters["messages_per_second"], rate > 0, rate.isFinite else {
-                throw ServiceError(.invalid, "invalid_action", "throttle needs \"messages_per_second\": a positive number")
+            guard let rate = parameters["messages_per_second"], StreamRate.allowedMessagesPerSecond.contains(rate) else {
+                throw ServiceError(.invalid, "invalid_action", "throttle needs \"messages_per_second\": a number from 0.001 to 1000000000")
             }
             let seconds = try count("for_seconds", minimum: 1)
             guard seconds <= Self.maximumThrottleSeconds else {

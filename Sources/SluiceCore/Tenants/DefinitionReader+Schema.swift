@@ -10,6 +10,9 @@ struct SchemaReading {
 }
 
 extension DefinitionReader {
+    /// The most fields a schema may have.
+    static let maximumFields = 1000
+
     /// PostgreSQL truncates identifiers longer than this many bytes.
     static let maxIdentifierBytes = 63
 
@@ -30,6 +33,8 @@ extension DefinitionReader {
             return reading
         }
         if items.isEmpty { problem(fieldsPath, "must list at least one field") }
+        // PostgreSQL allows 1,600 columns a table; two are the lineage columns.
+        if items.count > Self.maximumFields { problem(fieldsPath, "must list at most \(Self.maximumFields) fields, not \(items.count)") }
         var fields: [AvroField] = []
         var firstIndex: [String: Int] = [:]
         for (index, item) in items.enumerated() {

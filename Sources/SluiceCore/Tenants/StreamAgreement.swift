@@ -43,6 +43,10 @@ public struct StreamRate: Sendable, Equatable {
         self.messagesPerSecond = messagesPerSecond
         self.burst = burst
     }
+
+    /// The rates a limit or a throttle may name: from one message in 1,000 s (a wait still a `Duration`) to a
+    /// billion a second (a burst still an `Int`).
+    public static let allowedMessagesPerSecond = 0.001...1_000_000_000.0
 }
 
 extension StreamAgreement: Encodable {
@@ -111,8 +115,8 @@ extension DefinitionReader {
         guard let members = object(value, at: path, allowed: ["messages_per_second", "burst"]) else { return nil }
         let ratePath = Self.path(path, "messages_per_second")
         guard let rateValue = required(members["messages_per_second"], at: ratePath) else { return nil }
-        guard case .number(let rate) = rateValue, rate > 0, rate.isFinite else {
-            problem(ratePath, "\(rateValue.quoted) is not a positive number")
+        guard case .number(let rate) = rateValue, StreamRate.allowedMessagesPerSecond.contains(rate) else {
+            problem(ratePath, "\(rateValue.quoted) is not a number from 0.001 to 1000000000")
             return nil
         }
         guard let burstValue = members["burst"] else { return StreamRate(messagesPerSecond: rate, burst: max(1, Int(rate.rounded(.up)))) }

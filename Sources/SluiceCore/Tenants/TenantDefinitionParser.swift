@@ -128,7 +128,14 @@ public enum TenantDefinitionParser {
             case .null: return .null
             case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
             case .int: return node.int.map { .number(Double($0)) } ?? .string(scalar.string)
-            case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
+            case .float:
+                // JSON has no infinities or NaN (`.inf`, `.nan`): such a definition could not be stored or answered.
+                guard let number = node.float else { return .string(scalar.string) }
+                guard number.isFinite else {
+                    problems.append("\(path.isEmpty ? "(document)" : path): \(scalar.string) is not a finite number")
+                    return .null
+                }
+                return .number(number)
             default: return .string(scalar.string)
             }
         case .sequence(let sequence):
