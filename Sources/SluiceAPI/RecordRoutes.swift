@@ -27,7 +27,8 @@ public struct RecordRoutes: Sendable {
                     let type = export == .csv ? "text/csv; charset=utf-8" : "application/x-ndjson"
                     return .streaming(headers: ["Content-Type": type,
                                                 "Content-Disposition": "attachment; filename=\"\(tenant)-records.\(export.rawValue)\""]) { writer in
-                        try await produce { try await writer.write($0) }
+                        // The producer runs on a task of its own: it is client work too (never the service's reserved connections).
+                        try await asClientWork { try await produce { try await writer.write($0) } }
                     }
                 }
             }),

@@ -28,10 +28,11 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 
-    /// The answer for a value the store refused as a data exception (SQLSTATE class 22: U+0000 in text, a time out
-    /// of range): `400 invalid_value`, never a `500`; `nil` for any other error.
+    /// The answer for a value a client sent that the store cannot hold (U+0000 in text or `jsonb`: `22021`,
+    /// `22P05`; a time out of range: `22007`, `22008`): `400 invalid_value`, never a `500`; `nil` for any other
+    /// error (other data exceptions, such as an overflow in an aggregate, are the server's).
     public static func unstorableValue(_ error: any Error) -> ServiceError? {
-        guard let error = error as? PostgresError, error.sqlStateClass == "22" else { return nil }
+        guard let error = error as? PostgresError, ["22021", "22P05", "22007", "22008"].contains(error.sqlState ?? "") else { return nil }
         return ServiceError(.invalid, "invalid_value", "a value cannot be stored: \(error.message)")
     }
 

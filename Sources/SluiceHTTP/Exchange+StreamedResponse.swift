@@ -27,6 +27,8 @@ extension Exchange {
                 writer.finish()
             } catch {
                 writer.fail(error as? HTTPResponseAborted ?? HTTPResponseAborted(code: "producer_failed"))
+                // Logged and counted as aborted: the head said 200, but the body was cut short.
+                self.state.withLock { $0.status = nil }
             }
         }
         state.withLock { state in

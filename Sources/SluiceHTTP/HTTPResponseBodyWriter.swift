@@ -32,25 +32,41 @@ public final class HTTPResponseBodyWriter: Sendable {
     private let wake: @Sendable () -> Void
 
     init(gzip: Bool, highWaterMark: Int = 256 * 1024, wake: @escaping @Sendable () -> Void) {
-        encoder = Mutex(gzip ? try? GzipEncoder(configuration: .init(level: 6)) : nil)
+        let encoder = gzip ? try? GzipEncoder(configuration: .init(level: 6)) : nil
+        // A body announced as gzip'd is never sent plain: without an encoder (zlib out of memory) it fails.
+        if gzip && encoder == nil { state.withLock { $0.failure = HTTPResponseAborted(code: "gzip_unavailable") } }
+        self.encoder = Mutex(encoder)
         self.highWaterMark = highWaterMark
         self.wake = wake
     }
 
-    /// Appends `bytes` to the body; returns once the client is no more than the high-water mark behind.
+    /// Appends `bytes` to the body, a high-water mark at a time, each time returning only once the client is no
+    /// more than the mark behind. One producer writes, one write at a time.
     public func write(_ bytes: [UInt8]) async throws {
-        let output = try encoder.withLock { encoder -> [UInt8] in
-            guard let encoder else { return bytes }
-            var output: [UInt8] = []
-            try encoder.encode(bytes) { output += $0 }
-            return output
-        }
-        try append(output)
+        var start = 0
+        repeat {
+            let end = min(bytes.count, start + highWaterMark)
+            let slice = bytes[start..<end]
+            let output = try encoder.withLock { encoder -> [UInt8] in
+                guard let encoder else { return Array(slice) }
+                var output: [UInt8] = []
+                try encoder.encode(slice) { output += $0 }
+                return output
+            }
+            try append(output)
+            try await drained()
+            start = end
+        } while start < bytes.count
+    }
+
+    /// Waits until the client is no more than the high-water mark behind.
+    private func drained() async throws {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let ready: Result<Void, any Error>? = state.withLock { state in
                     if let failure = state.failure { return .failure(failure) }
                     guard state.pending.count - state.offset > highWaterMark else { return .success(()) }
+                    precondition(state.drained == nil, "HTTPResponseBodyWriter.write called while another write waits")
                     state.drained = continuation
                     return nil
                 }

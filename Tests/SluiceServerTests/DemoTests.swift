@@ -11,7 +11,7 @@ import Testing
         let data = try TestPostgres.makeTemporaryDirectory(prefix: "sluice-demo")
         let demo = try TestDaemon(SluiceProcess.executable, [
             "demo", "--config", SluiceProcess.packageRoot + "/examples", "--data-dir", data, "--listen", "127.0.0.1:0",
-            "--operations-listen", "none", "--duration", "30",
+            "--operations-listen", "none", "--duration", "90",
         ], installedBy: "swift build --build-tests")
         // While it runs, /metrics shows every example tenant's load arriving.
         try await waitUntil("the demo prints where it listens", timeout: .seconds(120), interval: .milliseconds(200)) {
@@ -22,7 +22,7 @@ import Testing
         let alive = tenants.flatMap { [#"sluice_ingest_files_total{tenant="\#($0)",outcome="partial"}"#,
                                       #"sluice_stream_messages_total{tenant="\#($0)",outcome="accepted"}"#] }
             + [#"sluice_stream_messages_total{tenant="tenant-c",outcome="rejected"}"#, #"sluice_stream_messages_total{tenant="tenant-d",outcome="rejected"}"#]
-        try await waitUntil("every example tenant's load shows in /metrics", timeout: .seconds(60), interval: .milliseconds(500)) {
+        try await waitUntil("every example tenant's load shows in /metrics", timeout: .seconds(85), interval: .milliseconds(500)) {
             guard demo.isRunning else { throw TestClientError("the demo stopped early:\n\(demo.log.suffix(3000))") }
             let metrics = try await TestHTTPClient(port: port).get("/metrics").text
             return alive.allSatisfy { (metricValue(metrics, $0) ?? 0) > 0 }

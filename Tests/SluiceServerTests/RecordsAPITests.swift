@@ -15,6 +15,10 @@ import Testing
         }.joined(separator: "\n") + "\n"
     }
 
+    private static func code(_ response: TestHTTPResponse) -> String? {
+        (try? response.json()["error"] as? [String: Any])?["code"] as? String
+    }
+
     private static func records(_ response: TestHTTPResponse) throws -> [[String: Any]] {
         try response.json()["records"] as? [[String: Any]] ?? []
     }
@@ -72,7 +76,21 @@ import Testing
             let chosen = try Self.records(try await get("fields=value,sensor&limit=2"))
             #expect(chosen.count == 2 && chosen.allSatisfy { Set($0.keys) == ["sensor", "value"] })
 
-            // Mistakes are named.
+            // Pages of chosen fields under a filter: every matching record once, in order.
+            var cursor: String?
+            var sensors: [String] = []
+            repeat {
+                let page = try await get("fields=sensor&sensor.gte=s-0020&sensor.lt=s-0045&limit=7" + (cursor.map { "&after=\($0)" } ?? ""))
+                let records = try Self.records(page)
+                #expect(records.allSatisfy { Array($0.keys) == ["sensor"] })
+                sensors += records.compactMap { $0["sensor"] as? String }
+                cursor = try page.json()["next"] as? String
+            } while cursor != nil && sensors.count < 100
+            #expect(sensors == (20..<45).map { "s-" + String(format: "%04d", $0) })
+
+            // Mistakes are named; none reaches the store unchecked (the smallest Int64 once crashed the service).
+            let lowest = try await get("_sluice_ingested_at=-9223372036854775808")
+            #expect(lowest.status == 400 && Self.code(lowest) == "invalid_filter", "\(lowest.text)")
             let unknown = try await get("colour=red")
             #expect(unknown.status == 400 && unknown.text.contains("unknown_field") && unknown.text.contains("sensor, at, value, note"), "\(unknown.text)")
             #expect(try await get("fields=sensor,colour").status == 400)
@@ -80,6 +98,45 @@ import Testing
                 let answer = try await get(bad)
                 let code = (try answer.json()["error"] as? [String: Any])?["code"] as? String
                 #expect(answer.status == 400 && code != nil, "\(bad): \(answer.text)")
+            }
+        }
+    }
+
+    @Test func everyFieldTypeReadsBackAsItsJSONAndFilters() async throws {
+        try await InProcessSluice.with(ingestWorkers: 1) { sluice in
+            let key = try await sluice.createTenant("""
+                id: rec-types
+                file_types: [ndjson]
+                schema:
+                  type: record
+                  name: things
+                  fields:
+                    - {name: k, type: string}
+                    - {name: n, type: int}
+                    - {name: big, type: long}
+                    - {name: ratio, type: float}
+                    - {name: flag, type: boolean}
+                    - {name: day, type: {type: int, logicalType: date}}
+                primary_key: [k]
+                """, contentType: "application/yaml")
+            _ = try await sluice.uploadAndWait("rec-types", key: key, name: "t.ndjson", """
+                {"k": "a", "n": -3, "big": 9007199254740993, "ratio": 0.5, "flag": true, "day": "2026-12-06"}
+                {"k": "b", "n": 7, "big": 1, "ratio": 2.25, "flag": false, "day": "2025-01-31"}
+                """)
+            func get(_ query: String) async throws -> TestHTTPResponse {
+                try await sluice.send("GET", "/api/v1/tenants/rec-types/records?\(query)", token: key)
+            }
+            let page = try await get("fields=k,n,big,ratio,flag,day")
+            // Numbers and booleans as JSON numbers and booleans, dates as text, in schema order.
+            #expect(page.text.contains(#"{"k":"a","n":-3,"big":9007199254740993,"ratio":0.5,"flag":true,"day":"2026-12-06"}"#), "\(page.text)")
+            #expect(page.text.contains(#""flag":false"#))
+            #expect(try Self.records(try await get("flag=true")).map { $0["k"] as? String } == ["a"])
+            #expect(try Self.records(try await get("day.gte=2026-01-01")).map { $0["k"] as? String } == ["a"])
+            #expect(try Self.records(try await get("n.lt=0&ratio.lte=1")).map { $0["k"] as? String } == ["a"])
+            let csv = try await get("format=csv&fields=k,flag,day")
+            #expect(csv.text == "k,flag,day\na,true,2026-12-06\nb,false,2025-01-31\n", "\(csv.text)")
+            for bad in ["flag.gt=true", "flag=yes", "n=1.5", "n=99999999999", "day=2026-13-01", "day=yesterday"] {
+                #expect(Self.code(try await get(bad)) == "invalid_filter", "\(bad)")
             }
         }
     }
@@ -92,6 +149,9 @@ import Testing
             #expect(ndjson.status == 200 && ndjson.header("Content-Type") == "application/x-ndjson")
             let lines = ndjson.text.split(separator: "\n")
             #expect(lines.count == 50)
+            // A count that is an exact multiple of the batch (7 × 7) ends after its last full batch.
+            let multiple = try await sluice.send("GET", "/api/v1/tenants/rec-export/records?format=ndjson&sensor.gte=s-0051", token: key)
+            #expect(multiple.text.split(separator: "\n").count == 49)
             let last = try JSONSerialization.jsonObject(with: Data(String(lines.last ?? "").utf8)) as? [String: Any]
             #expect(last?["sensor"] as? String == "s-0099" && last?["value"] as? Double == 100.5)
 
@@ -108,7 +168,10 @@ import Testing
     @Test func aQueryOverItsStatementTimeoutIsRefusedClearly() async throws {
         try await InProcessSluice.with(ingestWorkers: 1, configure: { $0.records.statementTimeout = .milliseconds(1) }) { sluice in
             let key = try await sluice.createTenant(tenantYAML("rec-slow"), contentType: "application/yaml")
-            _ = try await sluice.uploadAndWait("rec-slow", key: key, name: "a.csv", Self.readings(100_000))
+            try sluice.execute("""
+                INSERT INTO "rec-slow".readings (sensor, at, value, _sluice_source_id)
+                SELECT 's-' || g, to_timestamp(1700000000 + g), g, 'seed' FROM generate_series(1, 100000) AS g
+                """)
             // No record has this note: every row's is looked at, far longer than a millisecond.
             let answer = try await sluice.send("GET", "/api/v1/tenants/rec-slow/records?note=absent", token: key)
             #expect(answer.status == 503 && answer.text.contains("query_timeout"), "\(answer.text)")

@@ -123,7 +123,7 @@ public struct RecordColumn: Sendable, Equatable {
                 throw invalid("a date such as 2026-12-06")
             }
         case .timestampMillis:
-            if let milliseconds = Int64(text), abs(milliseconds) < 253_402_300_800_000 {
+            if let milliseconds = Int64(text), (-253_402_300_799_999...253_402_300_799_999).contains(milliseconds) {
                 // Whole seconds, then the milliseconds as digits: a Double would round 20 ms to 19.999….
                 let (seconds, remainder) = (milliseconds - ((milliseconds % 1000) + 1000) % 1000, ((milliseconds % 1000) + 1000) % 1000)
                 let whole = Date(timeIntervalSince1970: Double(seconds / 1000)).formatted(Date.ISO8601FormatStyle())

@@ -70,7 +70,7 @@ struct RecordRows: Sendable {
             switch column.type {
             case .int, .long: out += text
             case .float, .double: out += Double(text)?.isFinite == true ? text : TextEscaping.jsonString(text)
-            case .boolean: out += text == "t" ? "true" : "false"
+            case .boolean: out += text  // `::text` reads booleans as true and false
             case .string, .date, .timestampMillis: out += TextEscaping.jsonString(text)
             }
         }
@@ -86,7 +86,7 @@ struct RecordRows: Sendable {
     func csv(_ row: PostgresRow) throws -> String {
         try query.columns.indices.map { index in
             guard let text = try row.text(at: index) else { return "" }
-            return query.columns[index].type == .boolean ? (text == "t" ? "true" : "false") : TextEscaping.csvField(text)
+            return TextEscaping.csvField(text)
         }.joined(separator: ",")
     }
 }

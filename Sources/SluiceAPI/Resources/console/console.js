@@ -18,6 +18,8 @@ const PAGES = {
 
 const context = { tenant: '', admin: false, tenants: [] };
 let leave = null;
+/** Counts page visits: a page that finishes loading after the user moved on is stopped at once. */
+let visit = 0;
 
 function signInPage() {
   document.getElementById('nav').hidden = true;
@@ -79,7 +81,8 @@ function route() {
   leave = null;
   clearError();
   const name = location.hash.slice(1);
-  const page = PAGES[name] && (!PAGES[name].admin || context.admin) ? PAGES[name] : PAGES.files;
+  const page = Object.hasOwn(PAGES, name) && (!PAGES[name].admin || context.admin) ? PAGES[name] : PAGES.files;
+  const current = ++visit;
   for (const link of document.querySelectorAll('nav a')) link.classList.toggle('current', link.getAttribute('href') === `#${name}`);
   const container = document.getElementById('page');
   fill(container);
@@ -87,7 +90,10 @@ function route() {
     fill(container, el('p', { class: 'muted' }, 'No tenant exists yet.'));
     return;
   }
-  Promise.resolve(page.show(container, context)).then((cleanup) => { leave = cleanup || null; }).catch(showError);
+  Promise.resolve(page.show(container, { ...context })).then((cleanup) => {
+    if (current === visit) leave = cleanup || null;
+    else if (cleanup) cleanup();
+  }).catch(showError);
 }
 
 window.addEventListener('hashchange', () => { if (session.token) route(); });

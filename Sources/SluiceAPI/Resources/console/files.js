@@ -60,8 +60,10 @@ export function filesPage(page, context) {
   }
 
   let timer;
+  let stopped = false;
   async function refresh() {
     clearTimeout(timer);
+    if (stopped) return;
     try {
       const { files } = await api(`${apiPath('tenants', context.tenant, 'files')}?limit=50`);
       fill(list, files.length === 0 ? el('p', { class: 'muted' }, 'No files yet.') : table([
@@ -73,11 +75,16 @@ export function filesPage(page, context) {
         { title: 'Received', value: (file) => formatTime(file.received_at) },
       ], files, { open: showRejects, attributes: (file) => ({ 'data-file': file.name }) }));
       // States change while files ingest: look again every second while one is not done, else every 5 s.
-      timer = setTimeout(refresh, files.some((file) => !FINAL.has(file.state)) ? 1000 : 5000);
+      if (!stopped) timer = setTimeout(refresh, files.some((file) => !FINAL.has(file.state)) ? 1000 : 5000);
     } catch (error) {
       showError(error);
+      // Sluice may be back soon: look again, more slowly.
+      if (!stopped) timer = setTimeout(refresh, 10000);
     }
   }
   refresh();
-  return () => clearTimeout(timer);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
