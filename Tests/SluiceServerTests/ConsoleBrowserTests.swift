@@ -9,13 +9,9 @@ import Testing
 @Suite struct ConsoleBrowserTests {
     @Test func theConsoleWorksInChromiumAndShowsTenantStringsAsText() async throws {
         let work = try TestPostgres.makeTemporaryDirectory(prefix: "console")
-        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", work + "/data"],
-                                       environment: ["SLUICE_ADMIN_TOKEN": "console-admin"])
+        let sluice = try await SluiceProcess.serving(in: work, adminToken: "console-admin")
         do {
-            try await sluice.waitUntilReady()
-            let created = try await sluice.client.send("POST", "/api/v1/tenants", headers: [("Authorization", "Bearer console-admin"),
-                                                       ("Content-Type", "application/yaml")], body: .bytes(Array(tenantYAML("web").utf8)))
-            let key = try #require(try created.json()["api_key"] as? String, "\(created.text)")
+            let key = try await sluice.createTenant(tenantYAML("web"), adminToken: "console-admin")
             let artifacts = SluiceProcess.packageRoot + "/.build/test-artifacts/console"
             try? FileManager.default.removeItem(atPath: artifacts)
             let check = try TestDaemon(SluiceProcess.packageRoot + "/.build/test-tools/bin/python", [SluiceProcess.packageRoot + "/scripts/console-check.py"],

@@ -58,13 +58,9 @@ import Testing
 
     @Test func schemathesisFindsTheLiveAPIConformingToItsDescription() async throws {
         let work = try TestPostgres.makeTemporaryDirectory(prefix: "schemathesis")
-        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", work + "/data"],
-                                       environment: ["SLUICE_ADMIN_TOKEN": "schemathesis-admin"])
+        let sluice = try await SluiceProcess.serving(in: work, adminToken: "schemathesis-admin")
         do {
-            try await sluice.waitUntilReady()
-            let created = try await sluice.client.send("POST", "/api/v1/tenants", headers: [("Authorization", "Bearer schemathesis-admin"),
-                                                       ("Content-Type", "application/yaml")], body: .bytes(Array(tenantYAML("api").utf8)))
-            let key = try #require(try created.json()["api_key"] as? String, "\(created.text)")
+            let key = try await sluice.createTenant(tenantYAML("api"), adminToken: "schemathesis-admin")
             // Path parameters name the tenant that exists, so operations get past the lookup.
             try """
                 [parameters]

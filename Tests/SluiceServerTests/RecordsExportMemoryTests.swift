@@ -10,13 +10,9 @@ import Testing
 
     @Test func aMillionRowCSVExportKeepsTheServersMemoryBounded() async throws {
         let directory = try TestPostgres.makeTemporaryDirectory(prefix: "records-export")
-        let sluice = try SluiceProcess(serve: ["--database-url", try await TestPostgres.makeDatabase(), "--data-dir", directory + "/data"],
-                                       environment: ["SLUICE_ADMIN_TOKEN": "admin"])
+        let sluice = try await SluiceProcess.serving(in: directory, adminToken: "admin")
         do {
-            try await sluice.waitUntilReady()
-            let created = try await sluice.client.send("POST", "/api/v1/tenants", headers: [("Authorization", "Bearer admin"),
-                                                       ("Content-Type", "application/yaml")], body: .bytes(Array(tenantYAML("rec-million").utf8)))
-            let key = try #require(try created.json()["api_key"] as? String, "\(created.text)")
+            let key = try await sluice.createTenant(tenantYAML("rec-million"), adminToken: "admin")
             var csv = Array("sensor,at,value,note\n".utf8)
             csv.reserveCapacity(45 * Self.rows)
             for index in 0..<Self.rows {
