@@ -2,9 +2,16 @@ import Foundation
 
 /// Converts between `Date` and PostgreSQL's ISO text form of `timestamptz`.
 enum PostgresTimestamp {
-    /// Formats `date` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    /// The range `format` writes: years 1 to 9999, which the ISO form (and a round trip) can hold.
+    /// `Date.distantPast` is year 0 and `distantFuture` year 4001 (inside); NaN and infinite times clamp to the bounds.
+    static let earliest: TimeInterval = -62_135_596_800  // 0001-01-01T00:00:00Z
+    static let latest: TimeInterval = 253_402_300_799.999  // 9999-12-31T23:59:59.999Z (finer rounds into year 10000)
+
+    /// Formats `date` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, clamped to years 1 to 9999 (so `Date.distantPast` means the
+    /// earliest time, not a year PostgreSQL refuses).
     static func format(_ date: Date) -> String {
-        let interval = date.timeIntervalSince1970
+        let raw = date.timeIntervalSince1970
+        let interval = raw.isNaN ? earliest : min(max(raw, earliest), latest)
         var seconds = Int(interval.rounded(.down))
         var micros = Int(((interval - Double(seconds)) * 1_000_000).rounded())
         if micros >= 1_000_000 {

@@ -51,6 +51,17 @@ import Testing
         await pool.close()
     }
 
+    @Test func timesOutsideYears1To9999AreClampedNotRefused() async throws {
+        let pool = try await TestPostgres.makePool()
+        let row = try #require(try await pool.query("SELECT $1::timestamptz AS past, $2::timestamptz AS future",
+                                                    [.init(Date.distantPast), .init(Date(timeIntervalSince1970: 1e15))]).first)
+        #expect(try row["past", as: Date.self]?.timeIntervalSince1970 == -62_135_596_800, "Date.distantPast is the earliest time")
+        let future = try #require(try row["future", as: Date.self]).timeIntervalSince1970
+        let text = try row.text("future") ?? ""
+        #expect(abs(future - 253_402_300_799.999) < 0.000_1, "far-future times are the last millisecond of 9999: \(text)")
+        await pool.close()
+    }
+
     @Test func uniqueViolationCarriesSQLStateAndDetail() async throws {
         let errors = LockedBox<[PostgresError]>([])
         let pool = try await TestPostgres.makePool(
