@@ -9,7 +9,7 @@ public struct ConsoleRoutes: Sendable {
     /// Reads the console's files; without them (a binary copied without its resources) `/ui/` answers 404.
     public init() {
         var files: [String: HTTPResponse] = [:]
-        if let folder = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("console"),
+        if let folder = BundledResources.url("console"),
            let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) {
             for name in names {
                 guard let type = Self.types[URL(fileURLWithPath: name).pathExtension],

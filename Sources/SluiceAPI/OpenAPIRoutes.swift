@@ -8,7 +8,7 @@ public struct OpenAPIRoutes: Sendable {
     private let document: HTTPResponse
 
     public init() {
-        guard let url = Bundle.module.url(forResource: "Resources", withExtension: nil)?.appendingPathComponent("openapi.yaml"),
+        guard let url = BundledResources.url("openapi.yaml"),
               let text = try? String(contentsOf: url, encoding: .utf8), let object = try? Yams.load(yaml: text),
               let json = try? JSONSerialization.data(withJSONObject: Self.jsonCompatible(object), options: [.sortedKeys, .withoutEscapingSlashes])
         else {

@@ -90,12 +90,7 @@ final class InProcessSluice: Sendable {
 
     /// Creates a tenant from a JSON or YAML definition and returns its API key.
     func createTenant(_ definition: String, contentType: String = "application/json") async throws -> String {
-        let response = try await send("POST", "/api/v1/tenants", token: Self.adminToken,
-                                      headers: [("Content-Type", contentType)], body: .bytes(Array(definition.utf8)))
-        guard response.status == 201, let key = try response.json()["api_key"] as? String else {
-            throw TestClientError("creating the tenant failed: \(response.status) \(response.text)")
-        }
-        return key
+        try await client.createTenant(definition, contentType: contentType, adminToken: Self.adminToken)
     }
 
     /// Uploads `text` as a raw body named `name` and returns the new file's id.

@@ -35,8 +35,6 @@ public struct RecordQuery: Sendable {
     public var after: RecordCursor?
     public var limit = 100
 
-    /// The query parameters with a meaning of their own; any other names a field (`FIELD` or `FIELD.gte`).
-    public static let reservedParameters: Set<String> = ["after", "limit", "fields", "source_id", "format"]
     /// The most records one page answers.
     public static let maximumLimit = 10_000
 
@@ -86,13 +84,12 @@ public struct RecordQuery: Sendable {
 public struct RecordColumn: Sendable, Equatable {
     public var name: String
     public var type: AvroType
-    public var nullable: Bool
 
     /// The schema's fields in order, then `_sluice_source_id` and `_sluice_ingested_at`.
     static func all(of definition: TenantDefinition) -> [RecordColumn] {
-        definition.schema.fields.map { RecordColumn(name: $0.name, type: $0.type, nullable: $0.nullable) } + [
-            RecordColumn(name: TenantStorage.sourceIDColumn, type: .string, nullable: false),
-            RecordColumn(name: TenantStorage.ingestedAtColumn, type: .timestampMillis, nullable: false),
+        definition.schema.fields.map { RecordColumn(name: $0.name, type: $0.type) } + [
+            RecordColumn(name: TenantStorage.sourceIDColumn, type: .string),
+            RecordColumn(name: TenantStorage.ingestedAtColumn, type: .timestampMillis),
         ]
     }
 

@@ -16,8 +16,15 @@ extension SluiceProcess {
 
     /// Creates a tenant from a YAML `definition` with the admin token; returns its API key.
     func createTenant(_ definition: String, adminToken: String) async throws -> String {
-        let created = try await client.send("POST", "/api/v1/tenants", headers: [("Authorization", "Bearer \(adminToken)"),
-                                            ("Content-Type", "application/yaml")], body: .bytes(Array(definition.utf8)))
+        try await client.createTenant(definition, contentType: "application/yaml", adminToken: adminToken)
+    }
+}
+
+extension TestHTTPClient {
+    /// Creates a tenant from a JSON or YAML definition with the admin token; returns its API key.
+    func createTenant(_ definition: String, contentType: String, adminToken: String) async throws -> String {
+        let created = try await send("POST", "/api/v1/tenants", headers: [("Authorization", "Bearer \(adminToken)"),
+                                     ("Content-Type", contentType)], body: .bytes(Array(definition.utf8)))
         guard created.status == 201, let key = try created.json()["api_key"] as? String else {
             throw TestClientError("creating the tenant failed: \(created.status) \(created.text)")
         }
